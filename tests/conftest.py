@@ -1,0 +1,39 @@
+"""Shared test setup: never download, never touch the user's cache, find real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["SEMVIS_OFFLINE"] = "1"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test gets an empty ``SEMVIS_HOME`` so caches never leak between tests or users."""
+    home = tmp_path_factory.mktemp("semvis_home")
+    monkeypatch.setenv("SEMVIS_HOME", str(home))
+    return home
+
+
+def real_data_root() -> Path:
+    return Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+
+
+@pytest.fixture
+def real_data() -> Path:
+    """Root of the real datasets; skips the test with a reason when they are absent."""
+    root = real_data_root()
+    if not root.is_dir():
+        pytest.skip(f"real data not found at {root} (set SEMVIS_DATA)")
+    return root
+
+
+def require_real(*parts: str) -> Path:
+    """A path below the real data root, or skip with a reason naming it."""
+    path = real_data_root().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not found at {path} (set SEMVIS_DATA)")
+    return path
