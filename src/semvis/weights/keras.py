@@ -1,0 +1,253 @@
+"""Keras Xception HDF5 weights ⇄ semvis state dicts (needs ``h5py``, the ``keras`` extra).
+
+A Keras weight file lists its layers in the root attribute ``layer_names``; each
+layer group lists its datasets in ``weight_names``, in Keras' order (kernel, bias;
+depthwise, pointwise; gamma, beta, moving mean, moving variance). Two naming
+schemes exist for Xception:
+
+* Keras 2 ``applications.Xception``: ``block1_conv1``, ``block1_conv1_bn``, …,
+  ``block14_sepconv2_bn``, ``predictions``, while the four residual convolutions
+  and their BNs are unnamed (``conv2d_1``… or ``conv2d``, ``conv2d_1``…);
+* the official ImageNet file (``xception_weights_tf_dim_ordering_tf_kernels.h5``),
+  saved by Keras 1, where *every* layer is unnamed: ``convolution2d_1-6``,
+  ``separableconvolution2d_1-34``, ``batchnormalization_1-40``, ``dense_2``.
+
+Named layers are matched by name; unnamed ones are told apart by their weights
+(conv, sepconv, BN, dense) and matched, per kind, by the number Keras appended
+to their name, i.e. the order in which the Keras code created them — each
+residual convolution and BN before the sepconvs of its block. (The order of
+``layer_names`` is the graph's topological order, which puts a residual BN after
+the BNs of its block, so it cannot be used for the unnamed BNs of the Keras 1 file.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from semvis.atomic import atomic_path
+from semvis.backbones.xception import (
+    ENTRY_WIDTHS,
+    EXIT_CONV_WIDTHS,
+    EXIT_WIDTHS,
+    MIDDLE_BLOCKS,
+    MIDDLE_WIDTHS,
+)
+from semvis.errors import WeightsError
+
+StateDict = dict[str, torch.Tensor]
+Convert = Callable[[torch.Tensor], torch.Tensor]
+
+#: Per layer kind: (Keras weight name, semvis parameter, Keras → torch, torch → Keras).
+_KINDS: dict[str, tuple[tuple[str, str, Convert, Convert], ...]] = {
+    "conv": (("kernel", "weight", lambda w: w.permute(3, 2, 0, 1), lambda w: w.permute(2, 3, 1, 0)),),
+    "sepconv": (
+        # (kh, kw, in, multiplier) ⇄ (in·multiplier, 1, kh, kw); semvis uses multiplier 1.
+        (
+            "depthwise_kernel",
+            "depthwise.weight",
+            lambda w: w.permute(2, 3, 0, 1).reshape(-1, 1, *w.shape[:2]),
+            lambda w: w.permute(2, 3, 0, 1),
+        ),
+        ("pointwise_kernel", "pointwise.weight", lambda w: w.permute(3, 2, 0, 1), lambda w: w.permute(2, 3, 1, 0)),
+    ),
+    "bn": tuple(
+        (keras, ours, lambda w: w, lambda w: w)
+        for keras, ours in (
+            ("gamma", "weight"),
+            ("beta", "bias"),
+            ("moving_mean", "running_mean"),
+            ("moving_variance", "running_var"),
+        )
+    ),
+    "dense": (("kernel", "weight", lambda w: w.t(), lambda w: w.t()), ("bias", "bias", lambda w: w, lambda w: w)),
+}
+#: A layer's kind from the ranks of its weights.
+_RANKS = {(4,): "conv", (4, 4): "sepconv", (1, 1, 1, 1): "bn", (2, 1): "dense"}
+#: Anonymous Keras 2 names of the residual layers (``conv2d_1``…), by kind.
+_ANONYMOUS = {"conv": "conv2d", "bn": "batch_normalization"}
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """A weighted Keras layer and the semvis module it maps to (``None``: unnamed in Keras)."""
+
+    keras_name: str | None
+    kind: str
+    module: str
+
+
+def _sepconv_units(keras_block: int, modules: list[str]) -> list[_Layer]:
+    """``block{N}_sepconv{i}`` and ``…_bn`` for the units at ``modules`` (``.conv``, ``.bn``)."""
+    layers = []
+    for i, module in enumerate(modules, 1):
+        name = f"block{keras_block}_sepconv{i}"
+        layers += [_Layer(name, "sepconv", f"{module}.conv"), _Layer(f"{name}_bn", "bn", f"{module}.bn")]
+    return layers
+
+
+def _keras_layers(creation_order: bool) -> list[_Layer]:
+    """Xception's weighted Keras layers, in creation order or in topological order.
+
+    The two differ only in where a residual convolution and its BN go: before the
+    sepconvs of their block (creation) or after them (``layer_names`` order).
+    """
+    layers = [
+        _Layer(f"block1_conv{i}{suffix}", kind, f"stages.conv{i}.{kind}")
+        for i in (1, 2)
+        for suffix, kind in (("", "conv"), ("_bn", "bn"))
+    ]
+    blocks = [(i + 2, f"entry{i + 1}", widths) for i, widths in enumerate(ENTRY_WIDTHS)]
+    blocks += [(i + 5, f"middle{i + 1}", MIDDLE_WIDTHS) for i in range(MIDDLE_BLOCKS)]
+    blocks.append((5 + MIDDLE_BLOCKS, "exit", EXIT_WIDTHS))
+    for keras_block, stage, widths in blocks:
+        units = _sepconv_units(keras_block, [f"stages.{stage}.units.{i}" for i in range(len(widths))])
+        shortcut = []
+        if not stage.startswith("middle"):
+            shortcut = [_Layer(None, kind, f"stages.{stage}.shortcut.{kind}") for kind in ("conv", "bn")]
+        layers += shortcut + units if creation_order else units + shortcut
+    exit_conv = [f"stages.exit_conv.{i}" for i in range(len(EXIT_CONV_WIDTHS))]
+    layers += _sepconv_units(6 + MIDDLE_BLOCKS, exit_conv)
+    return layers + [_Layer("predictions", "dense", "head.classifier")]
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError as exc:
+        raise WeightsError(
+            "reading Keras .h5 weights needs h5py: pip install h5py (or pip install 'semvis[keras]')"
+        ) from exc
+    return h5py
+
+
+def _attr_list(group, name: str) -> list[str] | None:
+    """A string-list attribute, also when Keras split it into ``name0``, ``name1``…"""
+    if name in group.attrs:
+        chunks = [group.attrs[name]]
+    else:
+        chunks = []
+        while f"{name}{len(chunks)}" in group.attrs:
+            chunks.append(group.attrs[f"{name}{len(chunks)}"])
+        if not chunks:
+            return None
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for chunk in chunks for n in chunk]
+
+
+def _read_layers(path: Path) -> list[tuple[str, list[np.ndarray]]]:
+    """(layer name, weights in Keras order) for every layer with weights, in file order."""
+    h5py = _h5py()
+    try:
+        with h5py.File(path, "r") as handle:
+            root = handle["model_weights"] if "model_weights" in handle else handle
+            names = _attr_list(root, "layer_names")
+            if names is None:
+                raise WeightsError(
+                    f"{path}: no 'layer_names' attribute; not a Keras 2 HDF5 weight file "
+                    "(Keras 3 '.weights.h5' files are not supported)"
+                )
+            layers = [(name, _attr_list(root[name], "weight_names") or []) for name in names]
+            return [
+                (name, [np.asarray(root[name][w], dtype=np.float32) for w in weight_names])
+                for name, weight_names in layers
+                if weight_names
+            ]
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise WeightsError(f"{path}: not a readable Keras HDF5 weight file ({exc})") from exc
+
+
+def _creation_number(name: str) -> int:
+    """The counter Keras appended to an automatic layer name (``conv2d`` is 0)."""
+    match = re.search(r"_(\d+)$", name)
+    return int(match[1]) if match else 0
+
+
+def convert_keras_xception(path: Path) -> StateDict:
+    """Read a Keras Xception ``.h5`` (with or without ``predictions``) into a semvis state dict."""
+    layers = _keras_layers(creation_order=True)
+    by_name = {layer.keras_name: layer for layer in layers if layer.keras_name}
+    matched: list[tuple[_Layer, str, list[np.ndarray]]] = []
+    unnamed: dict[str, list[tuple[int, int, str, list[np.ndarray]]]] = {kind: [] for kind in _KINDS}
+    for index, (name, weights) in enumerate(_read_layers(path)):
+        kind = _RANKS.get(tuple(w.ndim for w in weights))
+        if kind is None:
+            shapes = ", ".join(str(w.shape) for w in weights)
+            raise WeightsError(f"{path}: layer {name!r} has weights {shapes}, which no Xception layer has")
+        if name in by_name:
+            layer = by_name.pop(name)
+            if layer.kind != kind:
+                raise WeightsError(f"{path}: layer {name!r} holds {kind} weights, expected {layer.kind}")
+            matched.append((layer, name, weights))
+        else:
+            unnamed[kind].append((_creation_number(name), index, name, weights))
+
+    named = {name for _, name, _ in matched}
+    for kind, found in unnamed.items():
+        if not found:
+            continue
+        free = [layer for layer in layers if layer.kind == kind and layer.keras_name not in named]
+        if len(found) != len(free):
+            names = ", ".join(entry[2] for entry in found[:4])
+            raise WeightsError(
+                f"{path}: {len(found)} {kind} layer(s) not named like Keras Xception's ({names}…) "
+                f"for {len(free)} open {kind} slot(s); not an Xception weight file"
+            )
+        matched += [(layer, entry[2], entry[3]) for layer, entry in zip(free, sorted(found))]
+
+    state: StateDict = {}
+    for layer, _, weights in matched:
+        for weight, (_, ours, to_torch, _) in zip(weights, _KINDS[layer.kind]):
+            state[f"{layer.module}.{ours}"] = to_torch(torch.from_numpy(weight)).contiguous()
+    return state
+
+
+def export_keras_xception(model: nn.Module, path: str | Path) -> Path:
+    """Write an Xception's weights as a Keras 2 ``applications.Xception`` ``.h5``, atomically.
+
+    Layers are written in Keras' topological order, so ``model.load_weights(path)``
+    works in Keras with or without ``by_name``. A model without classifier gives a
+    ``notop`` file. Only the Keras architecture can be exported (residual
+    connections on, no extra FC layers).
+    """
+    h5py = _h5py()
+    state = {
+        k: v.detach().cpu().float() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")
+    }
+    layers = _keras_layers(creation_order=False)
+    if "head.classifier.weight" not in state:
+        layers = [layer for layer in layers if layer.kind != "dense"]
+    unnamed = {kind: 0 for kind in _ANONYMOUS}
+    written: list[tuple[str, list[tuple[str, np.ndarray]]]] = []
+    for layer in layers:
+        name = layer.keras_name
+        if name is None:
+            unnamed[layer.kind] += 1
+            name = f"{_ANONYMOUS[layer.kind]}_{unnamed[layer.kind]}"
+        weights = []
+        for keras, ours, _, to_keras in _KINDS[layer.kind]:
+            key = f"{layer.module}.{ours}"
+            if key not in state:
+                raise WeightsError(f"cannot export {type(model).__name__} as Keras Xception: it has no {key}")
+            weights.append((f"{name}/{keras}:0", to_keras(state.pop(key)).numpy()))
+        written.append((name, weights))
+    if state:
+        raise WeightsError(
+            f"cannot export {type(model).__name__} as Keras Xception: "
+            f"Keras' Xception has no {', '.join(sorted(state)[:3])}"
+        )
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+        handle.attrs["layer_names"] = np.array([name.encode() for name, _ in written])
+        handle.attrs["backend"] = b"tensorflow"
+        handle.attrs["keras_version"] = b"2.4.0"  # anything but "1": Keras 2 kernel layouts
+        for name, weights in written:
+            group = handle.create_group(name)
+            group.attrs["weight_names"] = np.array([w.encode() for w, _ in weights])
+            for weight_name, value in weights:
+                group.create_dataset(weight_name, data=np.ascontiguousarray(value))
+    return Path(path)
