@@ -1,0 +1,39 @@
+"""Data loading: images, classification and segmentation datasets, video frames."""
+
+from semvis.data.datasets import (
+    ImageFolderDataset,
+    RandomScaleCropFlip,
+    SegmentationDataset,
+    shared_dataset,
+)
+from semvis.data.images import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    image_to_tensor,
+    load_image,
+    load_label,
+    load_tensor,
+    save_image,
+    tensor_to_image,
+)
+from semvis.data.video import FrameFolder, FrameSource, VideoReader, VideoWriter, open_frames
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_EXTENSIONS",
+    "FrameFolder",
+    "FrameSource",
+    "ImageFolderDataset",
+    "RandomScaleCropFlip",
+    "SegmentationDataset",
+    "VideoReader",
+    "VideoWriter",
+    "image_to_tensor",
+    "load_image",
+    "load_label",
+    "load_tensor",
+    "open_frames",
+    "save_image",
+    "shared_dataset",
+    "tensor_to_image",
+]

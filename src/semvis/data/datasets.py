@@ -1,0 +1,196 @@
+"""Datasets: folders of classes, CamVid-style segmentation, and a joint augmentation."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import Dataset
+
+from semvis.data.images import IMAGE_EXTENSIONS, image_to_tensor, load_image, load_label
+from semvis.errors import DataError
+from semvis.paths import data_root
+
+DEFAULT_IGNORE_INDEX = 255
+
+PathLike = str | os.PathLike[str]
+JointTransform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
+
+def shared_dataset(name: str) -> Path:
+    """The folder of shared dataset ``name`` under ``$SEMVIS_DATA``; DataError when absent."""
+    path = data_root() / name
+    if not path.is_dir():
+        raise DataError(f"{path}: dataset {name!r} not found (set SEMVIS_DATA to the shared data folder)")
+    return path
+
+
+def _require_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise DataError(f"{path}: {what} not found")
+
+
+def _image_files(folder: Path, extensions: Sequence[str]) -> list[Path]:
+    """Image files under ``folder`` (recursively), sorted by path."""
+    exts = {e.lower() for e in extensions}
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
+
+
+class ImageFolderDataset(Dataset):
+    """Classification dataset laid out as ``root/<class>/<image>``.
+
+    With ``list_file``, only the images it lists (one path relative to ``root`` per line,
+    class = first path component) are used; class indices still cover every class folder,
+    so different list files of one root agree. Items are ``(transform(image), class_index)``
+    where the transform receives an RGB Pillow image (default: :func:`image_to_tensor`).
+    """
+
+    def __init__(
+        self,
+        root: PathLike,
+        transform: Callable[[Image.Image], object] | None = None,
+        extensions: Sequence[str] = IMAGE_EXTENSIONS,
+        list_file: PathLike | None = None,
+    ) -> None:
+        self.root = Path(root)
+        _require_dir(self.root, "dataset folder")
+        self.transform = transform or image_to_tensor
+        self.classes = sorted(d.name for d in self.root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        if list_file is None:
+            self.samples = [
+                (path, i) for i, name in enumerate(self.classes) for path in _image_files(self.root / name, extensions)
+            ]
+        else:
+            self.samples = self._read_list(Path(list_file))
+        if not self.samples:
+            raise DataError(f"{self.root}: no images ({', '.join(extensions)}) found in class folders")
+
+    def _read_list(self, list_file: Path) -> list[tuple[Path, int]]:
+        if not list_file.is_file():
+            raise DataError(f"{list_file}: list file not found")
+        samples = []
+        for lineno, line in enumerate(list_file.read_text().splitlines(), 1):
+            rel = line.strip()
+            if not rel:
+                continue
+            path = self.root / rel
+            cls = Path(rel).parts[0]
+            if cls not in self.class_to_idx or not path.is_file():
+                raise DataError(f"{list_file}: line {lineno} names {rel!r}, which is not an image in a class folder")
+            samples.append((path, self.class_to_idx[cls]))
+        return samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[object, int]:
+        path, target = self.samples[index]
+        return self.transform(load_image(path)), target
+
+
+class SegmentationDataset(Dataset):
+    """CamVid layout: ``root/<split>/images/X.jpg`` with ``root/<split>/labels/X.png``.
+
+    Labels hold one uint8 class index per pixel. ``root/classes.json`` (optional) gives
+    ``classes``, ``colors`` and ``ignore_index`` (default 255). Items are
+    ``(image float 3×H×W in [0, 1], label int64 H×W)``, passed through ``transform(image, label)``.
+    """
+
+    def __init__(self, root: PathLike, split: str, transform: JointTransform | None = None) -> None:
+        self.root = Path(root)
+        self.split = split
+        self.transform = transform
+        self.classes, self.colors, self.ignore_index = self._read_classes(self.root / "classes.json")
+        split_dir = self.root / split
+        _require_dir(split_dir, f"split {split!r}")
+        _require_dir(split_dir / "images", "images folder")
+        _require_dir(split_dir / "labels", "labels folder")
+        self.samples = []
+        images = split_dir / "images"
+        for image in _image_files(images, IMAGE_EXTENSIONS):
+            label = split_dir / "labels" / image.relative_to(images).with_suffix(".png")
+            if not label.is_file():
+                raise DataError(f"{image}: image has no label file (expected {label})")
+            self.samples.append((image, label))
+        if not self.samples:
+            raise DataError(f"{images}: split {split!r} holds no images")
+
+    @staticmethod
+    def _read_classes(path: Path) -> tuple[list[str], list[tuple[int, int, int]], int]:
+        if not path.is_file():
+            return [], [], DEFAULT_IGNORE_INDEX
+        try:
+            spec = json.loads(path.read_text())
+            classes = [str(c) for c in spec["classes"]]
+            colors = [(int(r), int(g), int(b)) for r, g, b in spec.get("colors", [])]
+            ignore = int(spec.get("ignore_index", DEFAULT_IGNORE_INDEX))
+        except (ValueError, KeyError, TypeError) as e:
+            raise DataError(f"{path}: malformed class list ({type(e).__name__}: {e})") from None
+        if colors and len(colors) != len(classes):
+            raise DataError(f"{path}: {len(classes)} classes but {len(colors)} colors")
+        return classes, colors, ignore
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image_path, label_path = self.samples[index]
+        image = image_to_tensor(load_image(image_path))
+        label = torch.from_numpy(load_label(label_path)).long()
+        if label.shape != image.shape[1:]:
+            raise DataError(
+                f"{label_path}: label is {label.shape[1]}x{label.shape[0]} "
+                f"but its image is {image.shape[2]}x{image.shape[1]}"
+            )
+        return self.transform(image, label) if self.transform else (image, label)
+
+
+class RandomScaleCropFlip:
+    """Joint augmentation: random rescale, pad-and-crop to ``crop_size`` and horizontal flip.
+
+    The image is resized bilinearly, the label with nearest neighbour; label padding uses
+    ``ignore_index``. Pass a seeded ``torch.Generator`` for reproducible draws (in a single
+    process; DataLoader workers would each copy it).
+    """
+
+    def __init__(
+        self,
+        crop_size: int | tuple[int, int],
+        scale: tuple[float, float] = (0.5, 2.0),
+        flip: bool = True,
+        ignore_index: int = DEFAULT_IGNORE_INDEX,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        self.crop = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        self.scale = scale
+        self.flip = flip
+        self.ignore_index = ignore_index
+        self.generator = generator
+
+    def _uniform(self) -> float:
+        return float(torch.rand((), generator=self.generator))
+
+    def __call__(self, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lo, hi = self.scale
+        s = lo + (hi - lo) * self._uniform()
+        size = (max(1, round(image.shape[1] * s)), max(1, round(image.shape[2] * s)))
+        image = F.interpolate(image[None], size, mode="bilinear", align_corners=False, antialias=True)[0]
+        image = image.clamp_(0, 1)
+        label = F.interpolate(label[None, None].float(), size, mode="nearest-exact")[0, 0].long()
+        ch, cw = self.crop
+        pad_h, pad_w = max(0, ch - size[0]), max(0, cw - size[1])
+        image = F.pad(image, (0, pad_w, 0, pad_h), value=0.0)
+        label = F.pad(label, (0, pad_w, 0, pad_h), value=self.ignore_index)
+        top = int(torch.randint(image.shape[1] - ch + 1, (), generator=self.generator))
+        left = int(torch.randint(image.shape[2] - cw + 1, (), generator=self.generator))
+        image = image[:, top : top + ch, left : left + cw]
+        label = label[top : top + ch, left : left + cw]
+        if self.flip and self._uniform() < 0.5:
+            image, label = image.flip(-1), label.flip(-1)
+        return image, label
