@@ -1,0 +1,109 @@
+"""Images → packed hash codes with a :class:`~semvis.hashing.model.SemanticHashNet`.
+
+Preprocessing follows the paper: the centred square crop of each image, resized to
+224×224. The codes carry a model *fingerprint* so an index never mixes models: the
+sha256 of the weight file (``sha256:<hex>``), or for an in-memory model the sha256 of
+its config and state (``state-sha256:<hex>``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from semvis.data import image_to_tensor, load_image
+from semvis.errors import SemvisError
+from semvis.hashing.codes import HashCodes, binarize, pack_codes
+from semvis.hashing.model import SemanticHashNet, load_hashnet
+from semvis.progress import progress_bar
+from semvis.weights import file_digests
+
+#: Input side used by the paper.
+INPUT_SIZE = 224
+
+
+def square_crop(image: Image.Image, size: int) -> Image.Image:
+    """The centred square of side ``min(w, h)``, resized (bicubic) to ``size × size``."""
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.BICUBIC)
+
+
+def state_fingerprint(model: SemanticHashNet) -> str:
+    """sha256 over the config and every state tensor (name, dtype, shape, bytes), in name order."""
+    digest = hashlib.sha256(json.dumps(model.config, sort_keys=True).encode())
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return f"state-sha256:{digest.hexdigest()}"
+
+
+class ImageEncoder:
+    """Encodes image files in batches (with a progress bar) into :class:`HashCodes`.
+
+    Args:
+        model: a :class:`SemanticHashNet`, or the path of a file saved by
+            :func:`~semvis.hashing.model.save_hashnet`.
+        bits: expected code length; a model of another length is refused.
+        input_size: side of the network input (224 in the paper; tests use less).
+        batch_size: images per forward pass.
+        progress: show a progress bar.
+    """
+
+    def __init__(
+        self,
+        model: SemanticHashNet | str | Path,
+        bits: int | None = None,
+        input_size: int = INPUT_SIZE,
+        batch_size: int = 16,
+        progress: bool = True,
+    ) -> None:
+        if isinstance(model, SemanticHashNet):
+            self.model, self.fingerprint = model, state_fingerprint(model)
+        else:
+            self.model = load_hashnet(model)
+            self.fingerprint = f"sha256:{file_digests(Path(model))['sha256']}"
+        if bits is not None and bits != self.model.bits:
+            raise SemvisError(f"the model makes {self.model.bits}-bit codes, not {bits}")
+        self.model.eval()
+        self.input_size, self.batch_size, self.progress = input_size, batch_size, progress
+
+    @property
+    def bits(self) -> int:
+        return self.model.bits
+
+    def encode_tensor(self, x: torch.Tensor) -> HashCodes:
+        """Codes of an ``N×3×H×W`` batch of RGB images in [0, 1]."""
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            r = self.model(x.to(device)).hash_probs.float().cpu().numpy()
+        return HashCodes(pack_codes(binarize(r)), self.bits, self.fingerprint)
+
+    def iter_encode(self, paths: Sequence[str | Path], chunk: int = 1024) -> Iterator[tuple[list[Path], HashCodes]]:
+        """Yield ``(paths, codes)`` per ``chunk`` images, with one progress bar over all of them."""
+        files = [Path(p) for p in paths]
+        with progress_bar(disable=not self.progress) as bar:
+            task = bar.add_task("encoding", total=len(files), status="")
+            for start in range(0, len(files), chunk):
+                part = files[start : start + chunk]
+                codes = []
+                for i in range(0, len(part), self.batch_size):
+                    batch = part[i : i + self.batch_size]
+                    x = torch.stack([image_to_tensor(square_crop(load_image(p), self.input_size)) for p in batch])
+                    codes.append(self.encode_tensor(x))
+                    bar.advance(task, len(batch))
+                yield part, HashCodes.concat(codes)
+
+    def encode(self, paths: Sequence[str | Path]) -> HashCodes:
+        """Codes of image files, in order."""
+        if not paths:
+            return HashCodes(np.zeros((0, self.bits // 8), np.uint8), self.bits, self.fingerprint)
+        return HashCodes.concat([codes for _, codes in self.iter_encode(paths)])

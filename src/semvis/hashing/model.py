@@ -1,0 +1,234 @@
+"""The semantic deep hashing network (semvis issue 5).
+
+"Incorporation of Semantic Segmentation Information in Deep Hashing Techniques for Image
+Retrieval": the feature map of the base network's semifinal convolution block feeds a
+pyramid pooling module (PSPNet). Training has two phases:
+
+1. **segmentation** — trunk + PSP + :class:`SegmentationHead` learn pixel labels
+   (``seg_logits``; softmax / NLL belong to the loss);
+2. **hashing** — the PSP output, average-pooled to a ``pool_grid × pool_grid`` grid and
+   flattened, goes through FC 4096 → ReLU → FC 4096 → ReLU → FC ``bits`` → sigmoid (the
+   latent hash layer ``r``) → FC ``num_classes`` (``logits``), the classification-driven
+   latent layer of Lin et al. 2015 ("Deep learning of binary hash codes for fast image
+   retrieval"). ``H = sgn(r − 0.5)`` (eq. 2, :func:`~semvis.hashing.codes.binarize`).
+
+``baseline=True`` is Lin et al. 2015 on the same trunk: no PSP and no segmentation head.
+
+Readings of what the paper leaves open: the PSP output (28×28×1024) is pooled before the
+first FC layer — the paper does not say how it is flattened, and flattening all of it
+would make FC6 a 3.2 G-parameter layer; ``pool_grid`` (1 = global average) selects the
+grid. Dropout (0.5) follows each 4096 layer, as in the VGG/AlexNet FC layers Lin et al.
+fine-tune. The trunk is VGG-19 (configuration E) by default: the paper's VGG
+configuration C has no public ImageNet weights, VGG-19's are available offline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semvis.backbones import InputSpec, create_backbone
+from semvis.errors import WeightsError
+from semvis.hashing.codes import CODE_LENGTHS
+from semvis.nn.blocks import ConvBNAct
+from semvis.nn.psp import PyramidPooling
+
+#: The "semifinal conv block" per backbone: (stage, output stride to build it with).
+#: At 224×224 input each gives a 28×28 map: VGG's fourth block (512 channels) before its
+#: pool, and Xception's last entry-flow block (728 channels) at output stride 8, i.e. with
+#: its pool turned into stride 1. ``feature_layer="entry2"`` (256 channels, stride 8
+#: without dilation) is the cheaper Xception choice.
+TRUNK_LAYERS = {"vgg16": ("relu4_3", 32), "vgg19": ("relu4_4", 32), "xception": ("entry3", 8)}
+#: Header key of the architecture config in a saved SemanticHashNet safetensors file.
+CONFIG_KEY = "semvis.hashnet"
+
+
+@dataclass
+class HashNetOutput:
+    """``hash_probs``: latent layer ``r`` ∈ (0, 1) ``[N, bits]``; ``logits`` ``[N, classes]``;
+    ``seg_logits`` ``[N, seg_classes, H, W]`` when asked for."""
+
+    hash_probs: torch.Tensor
+    logits: torch.Tensor
+    seg_logits: torch.Tensor | None = None
+
+
+class SegmentationHead(nn.Module):
+    """Phase-1 head: 3×3 conv → BN → ReLU → dropout → 1×1 conv → bilinear upsample to the image size."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 256, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.conv = ConvBNAct(in_channels, width, 3)
+        self.dropout = nn.Dropout2d(dropout)
+        self.classifier = nn.Conv2d(width, num_classes, 1)
+
+    def forward(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        y = self.classifier(self.dropout(self.conv(x)))
+        return F.interpolate(y, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+class HashHead(nn.Module):
+    """Phase-2 head: pool → FC6 → FC7 → latent (sigmoid, ``bits``) → classifier."""
+
+    def __init__(
+        self, in_channels: int, pool_grid: int, hidden: int, bits: int, num_classes: int, dropout: float
+    ) -> None:
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(pool_grid)
+        self.fc6 = nn.Linear(in_channels * pool_grid * pool_grid, hidden)
+        self.fc7 = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.latent = nn.Linear(hidden, bits)
+        self.classifier = nn.Linear(bits, num_classes)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool(x).flatten(1)
+        x = self.dropout(F.relu(self.fc6(x)))
+        x = self.dropout(F.relu(self.fc7(x)))
+        r = torch.sigmoid(self.latent(x))
+        return r, self.classifier(r)
+
+
+class SemanticHashNet(nn.Module):
+    """Trunk → PSP → (segmentation head | hash head); see the module docstring.
+
+    Args:
+        backbone: ``vgg19`` (default), ``vgg16`` or ``xception``.
+        pretrained: as for :func:`~semvis.backbones.create_backbone` (ImageNet weights of the trunk).
+        bits: code length, one of 16, 32, 48, 64, 128.
+        num_classes: classes of the phase-2 classifier (101 for Caltech-101).
+        num_seg_classes: classes of the phase-1 segmentation head; ``None`` builds none.
+        pool_grid: side of the grid the PSP output is average-pooled to before FC6.
+        psp_bins: pyramid grid sizes; (1, 2, 3, 4) are the paper's 28/14/9/7 windows on 28×28.
+        hidden: width of FC6/FC7 (4096 in the paper).
+        dropout: after FC6 and FC7.
+        baseline: Lin et al. 2015 — no PSP, no segmentation head.
+        feature_layer: trunk stage to use instead of the default of :data:`TRUNK_LAYERS`.
+    """
+
+    def __init__(
+        self,
+        backbone: str = "vgg19",
+        pretrained: bool | str | Path = False,
+        *,
+        bits: int = 48,
+        num_classes: int,
+        num_seg_classes: int | None = None,
+        pool_grid: int = 1,
+        psp_bins: Sequence[int] = (1, 2, 3, 4),
+        hidden: int = 4096,
+        dropout: float = 0.5,
+        baseline: bool = False,
+        feature_layer: str | None = None,
+    ) -> None:
+        super().__init__()
+        if bits not in CODE_LENGTHS:
+            raise ValueError(f"bits must be one of {CODE_LENGTHS}, got {bits}")
+        if backbone not in TRUNK_LAYERS:
+            raise ValueError(f"backbone must be one of {sorted(TRUNK_LAYERS)}, got {backbone!r}")
+        if num_classes < 1 or pool_grid < 1 or hidden < 1:
+            raise ValueError(
+                f"num_classes, pool_grid and hidden must be positive, got {num_classes}, {pool_grid}, {hidden}"
+            )
+        if baseline and num_seg_classes:
+            raise ValueError("the baseline (Lin et al. 2015) has no segmentation head: leave num_seg_classes unset")
+        layer, stride = TRUNK_LAYERS[backbone]
+        self.feature_layer = feature_layer or layer
+        self.trunk = create_backbone(backbone, pretrained, output_stride=stride, features=[self.feature_layer])
+        channels = self.trunk.feature_info[0].channels
+        self.psp = None if baseline else PyramidPooling(channels, psp_bins)
+        width = channels if self.psp is None else self.psp.out_channels
+        self.seg_head = SegmentationHead(width, num_seg_classes) if num_seg_classes else None
+        self.hash_head = HashHead(width, pool_grid, hidden, bits, num_classes, dropout)
+        self.config = {
+            "backbone": backbone,
+            "bits": bits,
+            "num_classes": num_classes,
+            "num_seg_classes": num_seg_classes,
+            "pool_grid": pool_grid,
+            "psp_bins": list(psp_bins),
+            "hidden": hidden,
+            "dropout": dropout,
+            "baseline": baseline,
+            "feature_layer": self.feature_layer,
+        }
+
+    @property
+    def bits(self) -> int:
+        return self.config["bits"]
+
+    @property
+    def input_spec(self) -> InputSpec:
+        return self.trunk.backbone.input_spec
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The trunk's map, through the PSP module unless this is the baseline."""
+        f = self.trunk(x)[self.feature_layer]
+        return f if self.psp is None else self.psp(f)
+
+    def segment(self, x: torch.Tensor) -> torch.Tensor:
+        """Phase 1: segmentation logits at the input resolution."""
+        if self.seg_head is None:
+            raise ValueError("this network has no segmentation head (num_seg_classes was not given)")
+        return self.seg_head(self.features(x), x.shape[-2:])
+
+    def forward(self, x: torch.Tensor, segmentation: bool = False) -> HashNetOutput:
+        """``r`` and class logits; with ``segmentation=True`` also the segmentation logits."""
+        f = self.features(x)
+        r, logits = self.hash_head(f)
+        seg = None
+        if segmentation:
+            if self.seg_head is None:
+                raise ValueError("this network has no segmentation head (num_seg_classes was not given)")
+            seg = self.seg_head(f, x.shape[-2:])
+        return HashNetOutput(r, logits, seg)
+
+
+def parameter_counts(module: nn.Module, depth: int = 2) -> dict[str, int]:
+    """Parameters grouped by the first ``depth`` components of their names, plus ``total``.
+
+    For a :class:`SemanticHashNet`: ``trunk.backbone``, ``psp.branches``, ``hash_head.fc6``…
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for name, p in module.named_parameters():
+        counts[".".join(name.split(".")[:depth])] += p.numel()
+    counts["total"] = sum(counts.values())
+    return dict(counts)
+
+
+def save_hashnet(model: SemanticHashNet, path: str | Path, half: bool = True) -> Path:
+    """Save weights (fp16 by default), architecture config and input convention as safetensors."""
+    from semvis.weights import save_safetensors
+
+    meta = {CONFIG_KEY: json.dumps(model.config), "input_spec": json.dumps(asdict(model.input_spec))}
+    return save_safetensors(model, path, meta, half=half)
+
+
+def load_hashnet(path: str | Path) -> SemanticHashNet:
+    """Rebuild a :class:`SemanticHashNet` from a file written by :func:`save_hashnet`."""
+    from safetensors import SafetensorError, safe_open
+
+    from semvis.weights import load_state, read_state
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+    if CONFIG_KEY not in meta:
+        raise WeightsError(f"{path}: not a SemanticHashNet weight file (no {CONFIG_KEY!r} in the header)")
+    model = SemanticHashNet(**json.loads(meta[CONFIG_KEY]))
+    state, spec = read_state(path)
+    load_state(model, state, str(path))
+    model.trunk.backbone.set_input_spec(spec)
+    return model
