@@ -9,6 +9,8 @@ import argparse
 from pathlib import Path
 
 from semvis.backbones import list_backbones
+from semvis.segment.models import ARCHS
+from semvis.segment.pspnet import AUX_WEIGHT
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -35,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     classify.add_argument("--out", type=Path, default=Path("runs/classify"))
     classify.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     classify.set_defaults(func=run_classify)
+    register_segment(tasks)
+    register_colorize(tasks)
+
+
+def report(results: dict[str, object]) -> int:
+    """Print the final metrics row on one line."""
+    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in results.items()))
+    return 0
 
 
 def run_classify(args: argparse.Namespace) -> int:
@@ -56,5 +66,100 @@ def run_classify(args: argparse.Namespace) -> int:
         args.pretrained,
         **overrides,
     )
-    print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in results.items()))
-    return 0
+    return report(results)
+
+
+def register_segment(tasks: argparse._SubParsersAction) -> None:
+    segment = tasks.add_parser("segment", help="semantic segmentation (GridNet or PSPNet) on a CamVid-style dataset")
+    segment.add_argument("--arch", default="gridnet", choices=ARCHS)
+    segment.add_argument("--data", type=Path, required=True, help="root with train/ and val/ (images/, labels/)")
+    segment.add_argument("--val-split", default="val", help="split scored after every epoch (default val)")
+    segment.add_argument("--epochs", type=int, default=50)
+    segment.add_argument("--batch-size", type=int, default=8)
+    segment.add_argument("--crop", type=int, default=352, help="square training crop after random scaling")
+    segment.add_argument("--lr", type=float, help="override the recipe's learning rate")
+    channels = segment.add_mutually_exclusive_group()
+    channels.add_argument("--gray", dest="gray", action="store_true", default=True, help="luma input (default)")
+    channels.add_argument("--color", dest="gray", action="store_false", help="RGB input")
+    segment.add_argument("--scratch", action="store_true", help="PSPNet: no ImageNet weights for the backbone")
+    segment.add_argument("--output-stride", type=int, choices=(8, 16), default=8, help="PSPNet backbone stride")
+    segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
+    segment.add_argument("--aux-weight", type=float, default=AUX_WEIGHT, help="PSPNet: auxiliary loss weight (0: off)")
+    segment.add_argument("--ema-decay", type=float, help="keep and save an EMA of the weights")
+    segment.add_argument("--amp", action="store_true", help="mixed precision")
+    segment.add_argument("--workers", type=int, default=2)
+    segment.add_argument("--seed", type=int, default=0)
+    segment.add_argument("--out", type=Path, default=Path("runs/seg"))
+    segment.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    segment.set_defaults(func=run_segment)
+
+
+def run_segment(args: argparse.Namespace) -> int:
+    from semvis.segment import train_segmenter
+
+    if args.arch == "gridnet":
+        model_kwargs = {"total_dropout": args.total_dropout}
+    else:
+        model_kwargs = {"output_stride": args.output_stride}
+    results = train_segmenter(
+        args.arch,
+        args.data,
+        args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        crop=args.crop,
+        lr=args.lr,
+        gray=args.gray,
+        pretrained=False if args.scratch else None,
+        aux_weight=args.aux_weight,
+        val_split=args.val_split,
+        model_kwargs=model_kwargs,
+        ema_decay=args.ema_decay,
+        amp=args.amp,
+        num_workers=args.workers,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    return report(results)
+
+
+def register_colorize(tasks: argparse._SubParsersAction) -> None:
+    colorize = tasks.add_parser("colorize", help="semantic-driven colorization (modified U-Net) on CamVid-style data")
+    colorize.add_argument("--data", type=Path, required=True, help="root with train/ and val/ (images/, labels/)")
+    colorize.add_argument("--out", type=Path, default=Path("runs/colorize"))
+    colorize.add_argument("--epochs", type=int, default=50)
+    colorize.add_argument("--batch-size", type=int, default=16, help="seed §3: 16")
+    colorize.add_argument("--lr", type=float, default=1e-4, help="Adam, β = (0.9, 0.999) (seed §3)")
+    colorize.add_argument("--crop", type=int, default=352, help="random crop after resizing (seed §3: 352)")
+    colorize.add_argument("--resize", type=int, default=360, help="shorter side before cropping (seed §3: 360)")
+    colorize.add_argument("--width", type=int, default=32, help="first encoder depth (Fig. 4: 32)")
+    colorize.add_argument("--semantic", choices=("scalar", "embedding"), default="scalar")
+    colorize.add_argument("--no-instance-norm", action="store_true", help="ablation of Fig. 5")
+    colorize.add_argument("--val-split", default="val")
+    colorize.add_argument("--no-val", action="store_true", help="skip validation")
+    colorize.add_argument("--workers", type=int, default=2)
+    colorize.add_argument("--seed", type=int, default=0)
+    colorize.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    colorize.set_defaults(func=run_colorize)
+
+
+def run_colorize(args: argparse.Namespace) -> int:
+    from semvis.colorize import train_colorizer
+
+    results = train_colorizer(
+        args.data,
+        args.out,
+        args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        crop=args.crop,
+        resize=args.resize,
+        instance_norm=not args.no_instance_norm,
+        semantic=args.semantic,
+        width=args.width,
+        val_split=None if args.no_val else args.val_split,
+        num_workers=args.workers,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    return report(results)

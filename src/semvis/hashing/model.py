@@ -37,7 +37,7 @@ from torch import nn
 from semvis.backbones import InputSpec, create_backbone
 from semvis.errors import WeightsError
 from semvis.hashing.codes import CODE_LENGTHS
-from semvis.nn.blocks import ConvBNAct
+from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
 
 #: The "semifinal conv block" per backbone: (stage, output stride to build it with).
@@ -58,20 +58,6 @@ class HashNetOutput:
     hash_probs: torch.Tensor
     logits: torch.Tensor
     seg_logits: torch.Tensor | None = None
-
-
-class SegmentationHead(nn.Module):
-    """Phase-1 head: 3×3 conv → BN → ReLU → dropout → 1×1 conv → bilinear upsample to the image size."""
-
-    def __init__(self, in_channels: int, num_classes: int, width: int = 256, dropout: float = 0.1) -> None:
-        super().__init__()
-        self.conv = ConvBNAct(in_channels, width, 3)
-        self.dropout = nn.Dropout2d(dropout)
-        self.classifier = nn.Conv2d(width, num_classes, 1)
-
-    def forward(self, x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-        y = self.classifier(self.dropout(self.conv(x)))
-        return F.interpolate(y, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 class HashHead(nn.Module):

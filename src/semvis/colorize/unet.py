@@ -1,0 +1,178 @@
+"""The seed's modified U-Net (Fig. 3–4): gray X and semantic S through one shared encoder.
+
+Per level k = 1…5 the encoder gives gray features g_k and semantic features s_k with the same
+weights. The skip at level k is ``cat(IN(g_k), s_k)`` (2·d_k channels: gray first), Instance
+Normalization touching the gray stream only (switch it off for the Fig. 5 ablation). The decoder
+starts from the level-5 skip and goes back up, concatenating the level-k skip inside each layer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semvis.errors import WeightsError
+
+LEVELS = 5
+#: Input sides are padded to a multiple of this (four stride-2 layers).
+STRIDE = 2 ** (LEVELS - 1)
+NEGATIVE_SLOPE = 0.01
+CONFIG_KEY = "semvis.colorizer"
+SemanticMode = Literal["scalar", "embedding"]
+
+
+class ConvLayer(nn.Module):
+    """One layer of Fig. 3: two 3×3 convs, each followed by LeakyReLU(0.01).
+
+    ``resample="down"`` makes the first conv stride 2, ``"up"`` a stride-2 transposed conv
+    (exactly doubling the size); ``skip`` channels are concatenated between the two convs.
+    """
+
+    def __init__(self, in_ch: int, out_ch: int, resample: Literal["down", "up"] | None = None, skip: int = 0) -> None:
+        super().__init__()
+        if resample == "up":
+            self.conv1: nn.Module = nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)
+        else:
+            self.conv1 = nn.Conv2d(in_ch, out_ch, 3, stride=2 if resample == "down" else 1, padding=1)
+        self.conv2 = nn.Conv2d(out_ch + skip, out_ch, 3, padding=1)
+        self.act = nn.LeakyReLU(NEGATIVE_SLOPE)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.act(self.conv1(x))
+        if skip is not None:
+            x = torch.cat([x, skip], dim=1)
+        return self.act(self.conv2(x))
+
+
+class SemanticInput(nn.Module):
+    """Label map (B×H×W int) → the one-channel S that the shared encoder reads like X.
+
+    ``"scalar"``: class c ↦ 2c/(C−1) − 1 ∈ [−1, 1]; void (any label outside 0…C−1, e.g. CamVid's
+    11 or a 255 padding) ↦ −1 − 2/(C−1), one class step below class 0, so it stays distinct.
+    ``"embedding"``: one learned value per class plus one for void, initialised to those scalars.
+    (A wider learned embedding followed by a linear projection to one channel is the same
+    function, a scalar per class, so the scalar is learned directly.)
+    """
+
+    def __init__(self, num_classes: int, mode: SemanticMode = "scalar") -> None:
+        super().__init__()
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
+        if mode not in ("scalar", "embedding"):
+            raise ValueError(f"semantic must be 'scalar' or 'embedding', not {mode!r}")
+        self.num_classes = num_classes
+        step = 2.0 / (num_classes - 1)
+        values = torch.cat([torch.linspace(-1.0, 1.0, num_classes), torch.tensor([-1.0 - step])])
+        if mode == "embedding":
+            self.values = nn.Parameter(values)
+        else:
+            self.register_buffer("values", values, persistent=False)
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        labels = labels.long()
+        index = torch.where((labels >= 0) & (labels < self.num_classes), labels, self.num_classes)
+        return self.values[index].unsqueeze(1)
+
+
+def pad_to_stride(x: torch.Tensor) -> torch.Tensor:
+    """Pad bottom/right to a multiple of :data:`STRIDE`: reflect, or replicate along a side too short for it."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % STRIDE, -w % STRIDE
+    if pw:
+        x = F.pad(x, (0, pw, 0, 0), mode="reflect" if pw < w else "replicate")
+    if ph:
+        x = F.pad(x, (0, 0, 0, ph), mode="reflect" if ph < h else "replicate")
+    return x
+
+
+class SemanticColorizer(nn.Module):
+    """Ŷ = f(X, S): scaled luma (B×1×H×W) and labels (B×H×W) → scaled ab (B×2×H×W) in [−1, 1].
+
+    Encoder depths ``width·[1, 2, 4, 8, 16]`` (the seed: width 32 → 32…512), layer 1 at full
+    resolution, layers 2–5 halving it. Decoder depths are twice the encoder's at the same level
+    (1024, 512, 256, 128, 64) because the skip holds both streams: layer 1 works at H/16 on the
+    level-5 skip, layers 2–5 double the resolution and concatenate the level 4…1 skip. A 1×1
+    conv + tanh gives the two chroma channels. Any H×W works (reflect padding to a multiple of 16).
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 11,
+        width: int = 32,
+        instance_norm: bool = True,
+        semantic: SemanticMode = "scalar",
+    ) -> None:
+        super().__init__()
+        self.config = {
+            "num_classes": num_classes,
+            "width": width,
+            "instance_norm": instance_norm,
+            "semantic": semantic,
+        }
+        enc = [width * 2**k for k in range(LEVELS)]
+        dec = [2 * d for d in reversed(enc)]
+        self.semantic = SemanticInput(num_classes, semantic)
+        self.encoder = nn.ModuleList(
+            ConvLayer(c_in, c_out, None if k == 0 else "down") for k, (c_in, c_out) in enumerate(zip([1, *enc], enc))
+        )
+        self.norms = nn.ModuleList(nn.InstanceNorm2d(d) if instance_norm else nn.Identity() for d in enc)
+        self.decoder = nn.ModuleList(
+            [ConvLayer(dec[0], dec[0])] + [ConvLayer(dec[k - 1], dec[k], "up", skip=dec[k]) for k in range(1, LEVELS)]
+        )
+        self.to_ab = nn.Conv2d(dec[-1], 2, 1)
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The shared encoder's features at levels 1…5 (full resolution … 1/16)."""
+        features = []
+        for layer in self.encoder:
+            x = layer(x)
+            features.append(x)
+        return features
+
+    def forward(self, luma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if luma.dim() != 4 or luma.shape[1] != 1 or labels.shape != (luma.shape[0], *luma.shape[2:]):
+            raise ValueError(
+                f"expected luma B×1×H×W and labels B×H×W, got {tuple(luma.shape)} and {tuple(labels.shape)}"
+            )
+        h, w = luma.shape[-2:]
+        gray = self.encode(pad_to_stride(luma))
+        sem = self.encode(pad_to_stride(self.semantic(labels)))
+        skips = [torch.cat([norm(g), s], dim=1) for norm, g, s in zip(self.norms, gray, sem)]
+        y = self.decoder[0](skips[-1])
+        for layer, skip in zip(self.decoder[1:], reversed(skips[:-1])):
+            y = layer(y, skip)
+        return torch.tanh(self.to_ab(y))[..., :h, :w]
+
+
+def save_colorizer(model: SemanticColorizer, path: str | Path, half: bool = True) -> Path:
+    """Weights (fp16 by default) with the architecture config in the safetensors header."""
+    from semvis.weights import save_safetensors
+
+    return save_safetensors(model, path, {CONFIG_KEY: json.dumps(model.config)}, half=half)
+
+
+def load_colorizer(path: str | Path) -> SemanticColorizer:
+    """Rebuild a :class:`SemanticColorizer` (in eval mode, float32) from :func:`save_colorizer`'s file."""
+    from safetensors import SafetensorError, safe_open
+
+    from semvis.weights import load_state, read_state
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+    if CONFIG_KEY not in meta:
+        raise WeightsError(f"{path}: not a colorizer weight file (no {CONFIG_KEY!r} in the header)")
+    model = SemanticColorizer(**json.loads(meta[CONFIG_KEY]))
+    state, _ = read_state(path)
+    load_state(model, state, str(path))
+    return model.eval()

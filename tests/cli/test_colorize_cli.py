@@ -1,0 +1,91 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from semvis.cli.main import main
+from semvis.colorize import SemanticColorizer, luma, save_colorizer
+from semvis.data import image_to_tensor
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse usage errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    torch.manual_seed(0)
+    weights = save_colorizer(SemanticColorizer(num_classes=11, width=4), tmp_path / "colorizer.safetensors")
+    y, x = np.mgrid[0:40, 0:56]
+    photo = np.stack([x * 4, y * 6, 255 - x * 4], axis=-1).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    labels = np.where(x < 28, 3, 8).astype(np.uint8)  # road | car
+    labels[:5] = 11  # void
+    Image.fromarray(labels, "L").save(tmp_path / "labels.png")
+    Image.fromarray(labels[:, :50], "L").save(tmp_path / "small_labels.png")
+    return {"weights": weights, "photo": tmp_path / "photo.png", "labels": tmp_path / "labels.png"}
+
+
+def test_colorize_keeps_the_input_l(capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.png"
+    code, stdout, _ = run_cli(
+        capsys, "colorize", str(files["photo"]), "--weights", str(files["weights"]), "--labels", str(files["labels"]),
+        "-o", str(out), "--work-size", "32",
+    )  # fmt: skip
+    assert code == 0 and str(out) in stdout
+    result = Image.open(out)
+    assert result.size == (56, 40) and result.mode == "RGB"
+    source_l = luma(image_to_tensor(Image.open(files["photo"]).convert("RGB")))
+    result_l = luma(image_to_tensor(result))
+    assert (source_l - result_l).abs().max() * 50 < 0.5  # L units: 8-bit rounding only
+
+
+def test_colorize_with_a_segmenter(capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path) -> None:
+    from semvis.segment import LabelSpec, build_segmenter, save_segmenter
+
+    def segmenter(classes: int) -> Path:
+        model = build_segmenter("gridnet", classes, in_channels=1)
+        path = tmp_path / f"seg{classes}.safetensors"
+        return save_segmenter(model, path, LabelSpec(tuple(str(i) for i in range(classes))))
+
+    out = tmp_path / "seg.png"
+    common = ("colorize", str(files["photo"]), "--weights", str(files["weights"]), "--work-size", "32")
+    code, _, err = run_cli(capsys, *common, "--segment-weights", str(segmenter(11)), "-o", str(out))
+    assert code == 0, err
+    assert Image.open(out).size == (56, 40)
+    code, _, err = run_cli(capsys, *common, "--segment-weights", str(segmenter(3)), "-o", str(out))
+    assert code == 2 and "predicts 3 classes but the colorizer expects 11" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"photo": "missing.png"}, "missing.png: file not found"),
+        ({"labels": "small_labels.png"}, "label map is 50x40 but the image is 56x40"),
+        ({"labels": "photo.png"}, "label image must be 8-bit single-channel"),
+        ({"weights": "photo.png"}, "not a readable safetensors file"),
+        ({"weights": "none.safetensors"}, "no such weight file"),
+        ({"work": "8"}, "--work-size must be at least 32"),
+    ],
+)
+def test_bad_inputs_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    paths = {k: str(tmp_path / change[k]) if k in change else str(v) for k, v in files.items()}
+    argv = ["colorize", paths["photo"], "--weights", paths["weights"], "--labels", paths["labels"]]
+    code, _, err = run_cli(capsys, *argv, "-o", str(tmp_path / "o.png"), "--work-size", change.get("work", "32"))
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("semvis colorize: error: ") and message in err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_labels_or_segmenter_is_required(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    code, _, err = run_cli(capsys, "colorize", str(files["photo"]), "--weights", str(files["weights"]), "-o", "x.png")
+    assert code == 2 and "one of the arguments --labels --segment-weights is required" in err
