@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ["SEMVIS_OFFLINE"] = "1"
 
@@ -16,6 +18,16 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     home = tmp_path_factory.mktemp("semvis_home")
     monkeypatch.setenv("SEMVIS_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op thread per test: the suite's tensors are small, and a second thread that waits on
+    a busy CPU made small convolutions 10-20× slower here. Benchmarks measure thread scaling instead."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def real_data_root() -> Path:

@@ -1,20 +1,10 @@
-"""Colorization test setup: one torch thread (the tests' tiny convolutions only lose from more), CamVid."""
+"""Colorization test setup: the real CamVid folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """These tests run small tensors: one intra-op thread avoids oversubscribing a busy CPU (10× faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 TOY_CLASSES = {"classes": ["ground", "box"], "colors": [[40, 40, 40], [250, 200, 0]], "ignore_index": 2}
 

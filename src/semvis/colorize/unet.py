@@ -16,8 +16,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.errors import WeightsError
-
 LEVELS = 5
 #: Input sides are padded to a multiple of this (four stride-2 layers).
 STRIDE = 2 ** (LEVELS - 1)
@@ -158,21 +156,10 @@ def save_colorizer(model: SemanticColorizer, path: str | Path, half: bool = True
 
 def load_colorizer(path: str | Path) -> SemanticColorizer:
     """Rebuild a :class:`SemanticColorizer` (in eval mode, float32) from :func:`save_colorizer`'s file."""
-    from safetensors import SafetensorError, safe_open
+    from semvis.weights import load_state, read_config_header, read_state
 
-    from semvis.weights import load_state, read_state
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if CONFIG_KEY not in meta:
-        raise WeightsError(f"{path}: not a colorizer weight file (no {CONFIG_KEY!r} in the header)")
-    model = SemanticColorizer(**json.loads(meta[CONFIG_KEY]))
+    config = read_config_header(path, CONFIG_KEY, "colorizer")
+    model = SemanticColorizer(**config)
     state, _ = read_state(path)
     load_state(model, state, str(path))
     return model.eval()

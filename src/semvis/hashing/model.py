@@ -35,7 +35,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.backbones import InputSpec, create_backbone
-from semvis.errors import WeightsError
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
@@ -199,21 +198,10 @@ def save_hashnet(model: SemanticHashNet, path: str | Path, half: bool = True) ->
 
 def load_hashnet(path: str | Path) -> SemanticHashNet:
     """Rebuild a :class:`SemanticHashNet` from a file written by :func:`save_hashnet`."""
-    from safetensors import SafetensorError, safe_open
+    from semvis.weights import load_state, read_config_header, read_state
 
-    from semvis.weights import load_state, read_state
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if CONFIG_KEY not in meta:
-        raise WeightsError(f"{path}: not a SemanticHashNet weight file (no {CONFIG_KEY!r} in the header)")
-    model = SemanticHashNet(**json.loads(meta[CONFIG_KEY]))
+    config = read_config_header(path, CONFIG_KEY, "SemanticHashNet")
+    model = SemanticHashNet(**config)
     state, spec = read_state(path)
     load_state(model, state, str(path))
     model.trunk.backbone.set_input_spec(spec)

@@ -108,22 +108,10 @@ def save_segmenter(model: nn.Module, path: str | Path, labels: LabelSpec, half: 
 
 def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
     """Rebuild a model saved by :func:`save_segmenter`; returns it in eval mode with its classes."""
-    from safetensors import SafetensorError, safe_open
+    from semvis.weights import load_state, read_config_header, read_state
 
-    from semvis.weights import load_state, read_state
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
+    description = read_config_header(path, META_KEY, "segmenter")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if META_KEY not in meta:
-        raise WeightsError(f"{path}: not a segmenter weight file (no {META_KEY!r} in the header)")
-    try:
-        description = json.loads(meta[META_KEY])
         model = _rebuild(description["arch"], description["config"])
         labels = LabelSpec(
             tuple(str(c) for c in description["classes"]),

@@ -2,7 +2,7 @@
 
 from semvis.weights.fetch import cached_path, file_digests, import_file, package_path, resolve, verify
 from semvis.weights.formats import FORMATS, WeightFormat, format_for_file
-from semvis.weights.load import load_pretrained, load_state, read_state, save_safetensors
+from semvis.weights.load import load_pretrained, load_state, read_config_header, read_state, save_safetensors
 from semvis.weights.registry import (
     WeightEntry,
     default_weights,
@@ -25,6 +25,7 @@ __all__ = [
     "load_pretrained",
     "load_state",
     "package_path",
+    "read_config_header",
     "read_state",
     "register_weights",
     "resolve",

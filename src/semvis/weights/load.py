@@ -99,6 +99,30 @@ def load_pretrained(model: Backbone, arch: str, pretrained: bool | str | Path = 
     return path
 
 
+def read_config_header(path: str | Path, key: str, what: str) -> dict:
+    """The JSON object stored under ``key`` in a semvis safetensors header.
+
+    Raises one :class:`WeightsError` naming ``path`` when the file is missing, unreadable or
+    not a ``what`` file (no ``key``).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
+    if key not in meta:
+        raise WeightsError(f"{path}: not a {what} weight file (no {key!r} in the header)")
+    try:
+        return json.loads(meta[key])
+    except json.JSONDecodeError as exc:
+        raise WeightsError(f"{path}: corrupt {key!r} entry in the header ({exc})") from None
+
+
 def save_safetensors(
     model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, half: bool = True
 ) -> Path:
