@@ -1,4 +1,4 @@
-"""Small files that ship with semvis: sample photos and ImageNet class names."""
+"""Small files that ship with semvis: sample photos, a public-domain painting and ImageNet class names."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from functools import cache
 from pathlib import Path
 
 ASSETS = Path(__file__).parent
-SAMPLES = ("astronaut", "chelsea", "coffee", "rocket")
+SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "starry_night")
 
 
 def sample_path(name: str) -> Path:
-    """Path of a bundled sample photo (see ``assets/README.md`` for sources and terms)."""
+    """Path of a bundled sample image (see ``assets/README.md`` for sources and terms)."""
     if name not in SAMPLES:
         raise ValueError(f"unknown sample {name!r}; available: {', '.join(SAMPLES)}")
     return ASSETS / "samples" / f"{name}.jpg"

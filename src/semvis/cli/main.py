@@ -12,7 +12,19 @@ from semvis.errors import SemvisError
 
 #: Subcommand modules in the order ``semvis --help`` lists them. Each defines
 #: ``register(subparsers)`` and sets ``func`` on its parser.
-COMMANDS = ("demo", "info", "weights", "classify", "segment", "colorize", "train", "index", "search")
+COMMANDS = (
+    "demo",
+    "info",
+    "weights",
+    "classify",
+    "segment",
+    "colorize",
+    "train",
+    "index",
+    "search",
+    "stylize",
+    "style",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-SHOWCASES = ("features",)
+SHOWCASES = ("features", "style")
 
 
 def showcase(name: str) -> ModuleType:
