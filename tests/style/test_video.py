@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import needs_weights
 from PIL import Image
 
 from semvis.backbones import Backbone
@@ -13,7 +14,6 @@ from semvis.nn.warp import warp
 from semvis.style import video
 from semvis.style.synthesis import StyleConfig, StyleConfigError, load_vgg
 from semvis.style.video import FrameResult, frame_flow, stylize_video, temporal_loss, video_size
-from tests.style.test_synthesis import needs_weights
 
 SIDE = 32
 
