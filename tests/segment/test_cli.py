@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import needs_weights, run_cli
 from PIL import Image
 
 from semvis.segment import GridNet, LabelSpec, load_segmenter, save_segmenter
@@ -93,3 +93,20 @@ def test_train_segment_end_to_end(capsys: pytest.CaptureFixture[str], tmp_path: 
     model, labels = load_segmenter(out / "model.safetensors")
     assert isinstance(model, GridNet) and model.in_channels == 1 and model.total_dropout == 0.5
     assert labels == TOY_LABELS
+
+
+@needs_weights
+def test_train_segment_with_a_frozen_backbone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, toy_root: Path
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "segment", "--arch", "pspnet-vgg19", "--frozen-backbone", "--data", str(toy_root)]
+    code, stdout, err = run_cli(
+        capsys, *argv, "--out", str(out), "--epochs", "1", "--batch-size", "2", "--head-channels", "8"
+    )
+    assert code == 0, err
+    assert "val_miou=" in stdout
+    model, labels = load_segmenter(out / "model.safetensors")
+    assert model.config["channels"] == 8 and labels == TOY_LABELS
+    code, _, err = run_cli(capsys, "train", "segment", "--frozen-backbone", "--data", str(toy_root), "--out", str(out))
+    assert code == 2 and "--frozen-backbone needs a PSPNet" in err

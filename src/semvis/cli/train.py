@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from semvis.backbones import list_backbones
+from semvis.errors import SemvisError
 from semvis.segment.models import ARCHS
 from semvis.segment.pspnet import AUX_WEIGHT
 
@@ -82,6 +83,13 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     channels.add_argument("--gray", dest="gray", action="store_true", default=True, help="luma input (default)")
     channels.add_argument("--color", dest="gray", action="store_false", help="RGB input")
     segment.add_argument("--scratch", action="store_true", help="PSPNet: no ImageNet weights for the backbone")
+    segment.add_argument(
+        "--frozen-backbone",
+        action="store_true",
+        help="PSPNet: cache the ImageNet backbone's features once and train only the head (the CPU recipe)",
+    )
+    segment.add_argument("--head-channels", type=int, default=512, help="PSPNet: width of the head's 3×3 conv")
+    segment.add_argument("--no-balance", action="store_true", help="frozen backbone: plain, unweighted cross-entropy")
     segment.add_argument("--output-stride", type=int, choices=(8, 16), default=8, help="PSPNet backbone stride")
     segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
     segment.add_argument("--aux-weight", type=float, default=AUX_WEIGHT, help="PSPNet: auxiliary loss weight (0: off)")
@@ -97,10 +105,12 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
 def run_segment(args: argparse.Namespace) -> int:
     from semvis.segment import train_segmenter
 
+    if args.frozen_backbone:
+        return run_frozen_segment(args)
     if args.arch == "gridnet":
         model_kwargs = {"total_dropout": args.total_dropout}
     else:
-        model_kwargs = {"output_stride": args.output_stride}
+        model_kwargs = {"output_stride": args.output_stride, "channels": args.head_channels}
     results = train_segmenter(
         args.arch,
         args.data,
@@ -119,6 +129,31 @@ def run_segment(args: argparse.Namespace) -> int:
         num_workers=args.workers,
         seed=args.seed,
         resume=args.resume,
+    )
+    return report(results)
+
+
+def run_frozen_segment(args: argparse.Namespace) -> int:
+    from semvis.segment.frozen import train_frozen_segmenter
+
+    if args.arch == "gridnet" or args.scratch:
+        raise SemvisError("--frozen-backbone needs a PSPNet with ImageNet weights (--arch pspnet-…, no --scratch)")
+    overrides = {} if args.lr is None else {"lr": args.lr}
+    results = train_frozen_segmenter(
+        args.arch,
+        args.data,
+        args.out,
+        gray=args.gray,
+        output_stride=args.output_stride,
+        channels=args.head_channels,
+        val_split=args.val_split,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        balance=not args.no_balance,
+        ema_decay=args.ema_decay,
+        seed=args.seed,
+        resume=args.resume,
+        **overrides,
     )
     return report(results)
 

