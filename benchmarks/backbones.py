@@ -13,36 +13,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import time
 from functools import partial
 from pathlib import Path
 
 import torch
+from timing import best_seconds, matmul_flops_per_s
 from torch.utils.flop_counter import FlopCounterMode
 
 from semvis.backbones import create_backbone
 from semvis.nn.fuse import fuse_conv_bn
 
 MODELS = (("xception", 299, 1000), ("vgg19", 224, 1000))
-
-
-def best_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def matmul_flops_per_s(repeats: int, sizes: tuple[int, ...] = (1024, 2048, 3072)) -> float:
-    """The best fp32 FLOP/s of square matmuls: this machine's practical peak."""
-    rates = []
-    for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        rates.append(2 * n**3 / best_seconds(partial(torch.mm, a, b), repeats))
-    return max(rates)
 
 
 def count_flops(model: torch.nn.Module, size: int) -> int:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_colorize_with_a_segmenter(capsys: pytest.CaptureFixture[str], files: di
     assert code == 0, err
     assert Image.open(out).size == (56, 40)
     code, _, err = run_cli(capsys, *common, "--segment-weights", str(segmenter(3)), "-o", str(out))
-    assert code == 2 and "predicts 3 classes but the colorizer expects 11" in err
+    assert code == 2 and "predicts 3 classes but the colorizer" in err and "expects 11" in err
 
 
 @pytest.mark.parametrize(
@@ -77,6 +78,53 @@ def test_bad_inputs_are_one_line_errors(
     assert not (tmp_path / "o.png").exists()
 
 
-def test_labels_or_segmenter_is_required(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
-    code, _, err = run_cli(capsys, "colorize", str(files["photo"]), "--weights", str(files["weights"]), "-o", "x.png")
-    assert code == 2 and "one of the arguments --labels --segment-weights is required" in err
+def test_labels_and_segmenter_exclude_each_other(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    argv = ["colorize", str(files["photo"]), "--labels", str(files["labels"]), "--segment-weights", "s.safetensors"]
+    code, _, err = run_cli(capsys, *argv, "-o", "x.png")
+    assert code == 2 and "not allowed with argument" in err
+
+
+def camvid_like(root: Path, files: dict[str, Path]) -> Path:
+    """A CamVid-layout test split of two copies of the photo with its map, and 11 class names."""
+    for split in ("test",):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir()
+        for i in range(2):
+            (root / split / "images" / f"{i}.png").write_bytes(files["photo"].read_bytes())
+            (root / split / "labels" / f"{i}.png").write_bytes(files["labels"].read_bytes())
+    classes = {"classes": [f"c{i}" for i in range(11)], "ignore_index": 11}
+    (root / "classes.json").write_text(json.dumps(classes))
+    return root
+
+
+def test_evaluate_on_a_camvid_split_writes_the_scores(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path
+) -> None:
+    data = camvid_like(tmp_path / "camvid", files)
+    out = tmp_path / "scores.json"
+    code, stdout, err = run_cli(
+        capsys, "colorize", "--evaluate", "--data", str(data), "--weights", str(files["weights"]),
+        "--work-size", "32", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    scores = json.loads(out.read_text())
+    assert scores["images"] == 2 and scores["maps"] == "ground-truth maps"
+    # the photo's chroma is far from 0, so the gray baseline is a finite, known-poor PSNR
+    assert 5 < scores["gray_ab_psnr"] < 30 and 0 <= scores["edit_locality"] <= 1
+    assert "ab PSNR" in stdout and "edit locality" in stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((), "--evaluate needs exactly one of --data DIR"),
+        (("--photos", "nowhere"), "nowhere: photo folder not found"),
+        (("--photos", "."), "--evaluate needs exactly one of --data DIR"),  # with --data too
+    ],
+)
+def test_evaluate_refuses_unclear_sources(
+    capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path, argv: tuple[str, ...], message: str
+) -> None:
+    extra = ("--data", str(tmp_path)) if argv[-1:] == (".",) else ()
+    code, _, err = run_cli(capsys, "colorize", "--evaluate", "--weights", str(files["weights"]), *argv, *extra)
+    assert code == 2 and message in err

@@ -1,56 +1,123 @@
-"""``semvis colorize IMAGE``: colour a gray (or colour) photo under a semantic label map."""
+"""``semvis colorize IMAGE -o OUT`` and ``semvis colorize --evaluate``: colour photos under semantic maps.
+
+Without ``--weights`` / ``--segment-weights`` the models bundled with semvis are used
+(:mod:`semvis.bundled`: trained on CamVid's 11 classes).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from rich.table import Table
 
+from semvis.atomic import atomic_path
 from semvis.cli import console
-from semvis.errors import SemvisError
+from semvis.colorize.data import Segmenter
+from semvis.errors import DataError, SemvisError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "colorize", help="colorize a photo under a semantic map (seed: Semantic-Driven Colorization)"
     )
-    parser.add_argument("image", type=Path, help="gray or colour photo (a colour one is reduced to its L)")
-    parser.add_argument("--weights", type=Path, required=True, help="colorizer weights (colorizer.safetensors)")
-    source = parser.add_mutually_exclusive_group(required=True)
+    parser.add_argument("image", nargs="?", type=Path, help="gray or colour photo (a colour one is reduced to its L)")
+    parser.add_argument("--weights", type=Path, help="colorizer weights (default: the bundled CamVid colorizer)")
+    source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--labels", type=Path, help="label map PNG: one class index per pixel (others: void), the image's size"
     )
-    source.add_argument("--segment-weights", type=Path, help="segmentation weights to compute the map with")
+    source.add_argument(
+        "--segment-weights", type=Path, help="segmenter for the map (default: the bundled gray CamVid segmenter)"
+    )
     parser.add_argument("--work-size", type=int, default=352, help="shorter side the chroma is predicted at")
-    parser.add_argument("-o", "--out", type=Path, required=True, help="output image (PNG, JPEG, …)")
+    parser.add_argument("-o", "--out", type=Path, help="output image (PNG, JPEG, …); with --evaluate a JSON file")
+    scoring = parser.add_argument_group("evaluation (--evaluate)")
+    scoring.add_argument("--evaluate", action="store_true", help="score on colour photos instead of colouring one")
+    scoring.add_argument("--data", type=Path, help="CamVid-layout root: photos with ground-truth maps")
+    scoring.add_argument("--split", default="test", help="split of --data (default test)")
+    scoring.add_argument("--photos", type=Path, help="a folder of colour photos, mapped by the segmenter")
+    scoring.add_argument("--limit", type=int, help="score only the first N photos")
     parser.set_defaults(func=run)
 
 
-def segment_labels(weights: Path, image: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Label map of ``image`` from a :mod:`semvis.segment` model (imported only for this option)."""
-    from semvis.segment import load_segmenter, segment
+def load_models(args: argparse.Namespace, need_segmenter: bool) -> tuple[torch.nn.Module, Segmenter | None]:
+    """The colorizer, and (when the maps must be predicted) a ``rgb → labels`` function of the segmenter."""
+    from semvis.bundled import COLORIZER, bundled_model
+    from semvis.colorize import load_colorizer
+    from semvis.colorize.pipeline import load_colorization_models
 
-    model, spec = load_segmenter(weights)
-    if len(spec.classes) != num_classes:
-        raise SemvisError(
-            f"{weights}: the segmenter predicts {len(spec.classes)} classes but the colorizer expects {num_classes}"
-        )
-    return segment(model, image)
+    if not need_segmenter:
+        return load_colorizer(args.weights or bundled_model(COLORIZER)), None
+    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights)
+    return model, segmenter
 
 
 def run(args: argparse.Namespace) -> int:
-    from semvis.colorize import colorize, load_colorizer
-    from semvis.data import image_to_tensor, load_image, load_label, save_image
-
     if args.work_size < 32:
         raise SemvisError(f"--work-size must be at least 32, got {args.work_size}")
+    if args.evaluate:
+        return run_evaluate(args)
+    if args.image is None or args.out is None:
+        raise SemvisError("give IMAGE and -o OUT, or --evaluate with --data or --photos")
+    from semvis.colorize import colorize
+    from semvis.data import image_to_tensor, load_image, load_label, save_image
+
     image = image_to_tensor(load_image(args.image))
-    model = load_colorizer(args.weights)
-    if args.labels is not None:
-        labels = torch.from_numpy(load_label(args.labels))
-    else:
-        labels = segment_labels(args.segment_weights, image, model.config["num_classes"])
+    model, segmenter = load_models(args, need_segmenter=args.labels is None)
+    labels = torch.from_numpy(load_label(args.labels)) if segmenter is None else segmenter(image)
     save_image(colorize(image, labels, model, args.work_size), args.out)
     console().print(f"wrote {args.out}")
+    return 0
+
+
+def photo_samples(args: argparse.Namespace, segmenter: Segmenter | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(rgb, labels) pairs: a CamVid split with its maps, or a photo folder with predicted maps."""
+    from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, load_image
+
+    if args.data is not None:
+        dataset = SegmentationDataset(args.data, args.split)
+        count = len(dataset) if args.limit is None else min(args.limit, len(dataset))
+        for i in range(count):
+            rgb, labels = dataset[i]
+            yield rgb, labels if segmenter is None else segmenter(rgb)
+        return
+    files = sorted(p for p in args.photos.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise DataError(f"{args.photos}: no photos ({', '.join(IMAGE_EXTENSIONS)}) found")
+    for path in files[: args.limit]:
+        rgb = image_to_tensor(load_image(path).convert("RGB"))
+        yield rgb, segmenter(rgb)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from semvis.colorize.evaluate import evaluate_colorizer
+    from semvis.progress import track
+
+    if (args.data is None) == (args.photos is None):
+        raise SemvisError("--evaluate needs exactly one of --data DIR (with its maps) or --photos DIR")
+    if args.image is not None:
+        raise SemvisError("--evaluate scores a set of photos: drop the IMAGE argument")
+    if args.photos is not None and not args.photos.is_dir():
+        raise DataError(f"{args.photos}: photo folder not found")
+    predicted = args.photos is not None or args.segment_weights is not None
+    model, segmenter = load_models(args, need_segmenter=predicted)
+    samples = track(photo_samples(args, segmenter), "colorizing", total=args.limit)
+    scores = evaluate_colorizer(model, samples, model.config["num_classes"], args.work_size)
+    source = f"{args.data} / {args.split}" if args.data else str(args.photos)
+    maps = "predicted maps" if predicted else "ground-truth maps"
+    table = Table("score", "colorized", "gray input", "original", title=f"{source}, {scores.images} photos, {maps}")
+    table.add_row("ab PSNR (dB)", f"{scores.ab_psnr:.2f}", f"{scores.gray_ab_psnr:.2f}", "∞")
+    table.add_row("colourfulness", f"{scores.colourfulness:.1f}", "0.0", f"{scores.true_colourfulness:.1f}")
+    table.add_row("edit locality", f"{100 * scores.edit_locality:.1f}%", "", "")
+    console().print(table)
+    if args.out is not None:
+        summary = asdict(scores) | {"source": source, "maps": maps, "work_size": args.work_size}
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(json.dumps(summary, indent=1) + "\n")
+        console().print(f"wrote {args.out}")
     return 0

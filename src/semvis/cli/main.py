@@ -19,6 +19,7 @@ COMMANDS = (
     "classify",
     "segment",
     "colorize",
+    "serve",
     "train",
     "index",
     "search",

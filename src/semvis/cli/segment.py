@@ -24,14 +24,13 @@ from semvis.segment import (
 )
 
 #: Where ``semvis train segment`` writes its weights by default.
-DEFAULT_WEIGHTS = Path("runs/seg/model.safetensors")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("segment", help="label every pixel of an image, or score a segmenter on a dataset")
     parser.add_argument("image", nargs="?", type=Path, help="image to segment (not with --evaluate)")
     parser.add_argument(
-        "--weights", type=Path, default=DEFAULT_WEIGHTS, help=f"from `semvis train segment` (default {DEFAULT_WEIGHTS})"
+        "--weights", type=Path, help="from `semvis train segment` (default: the bundled gray CamVid PSPNet-VGG19)"
     )
     parser.add_argument(
         "-o",
@@ -47,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.weights is None:
+        from semvis.bundled import SEGMENTER, bundled_model
+
+        args.weights = bundled_model(SEGMENTER)
     if args.evaluate:
         return run_evaluate(args)
     if args.image is None or args.out is None:

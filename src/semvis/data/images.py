@@ -24,7 +24,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 Mode = Literal["RGB", "L"]
 _WHITE = (255, 255, 255, 255)
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
@@ -52,12 +52,12 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
         try:
             img.load()
             return ImageOps.exif_transpose(img)
-        except _DECODE_ERRORS as e:
+        except DECODE_ERRORS as e:
             raise ImageError(f"{path}: truncated or corrupt image data ({e})") from None
 
 
-def _to_mode(img: Image.Image, mode: Mode, path: Path) -> Image.Image:
-    """Convert any Pillow mode to ``mode``: alpha onto white, 16-bit scaled to 8-bit."""
+def to_mode(img: Image.Image, mode: Mode, path: Path) -> Image.Image:
+    """Convert any Pillow mode to ``mode``: alpha onto white, 16-bit scaled to 8-bit (``path`` names it in errors)."""
     if img.mode in _SIXTEEN_BIT:
         scaled = np.asarray(img, dtype=np.float64) * (255.0 / 65535.0)
         img = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
@@ -80,7 +80,7 @@ def load_image(path: str | os.PathLike[str], mode: Mode = "RGB", max_pixels: int
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
     path = Path(path)
-    return _to_mode(_open(path, max_pixels), mode, path)
+    return to_mode(_open(path, max_pixels), mode, path)
 
 
 def load_label(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

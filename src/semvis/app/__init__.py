@@ -1,0 +1,11 @@
+"""The colorization web app (``semvis serve``): a JSON API and a static page to repaint semantic maps.
+
+:func:`~semvis.app.server.create_app` takes the models as objects (a segmenter function, its
+:class:`~semvis.segment.LabelSpec` and a colorizer);
+:func:`~semvis.colorize.pipeline.load_colorization_models` builds them from weight files, the
+bundled ones by default. Needs the ``web`` extra (FastAPI, uvicorn).
+"""
+
+from semvis.app.server import create_app
+
+__all__ = ["create_app"]

