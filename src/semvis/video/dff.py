@@ -1,0 +1,138 @@
+"""Deep Feature Flow (Zhu et al. 2017): N = N_task ∘ N_feat, with features propagated along flow.
+
+- **N_feat** (:class:`FeatureNetwork`): a dilated ImageNet backbone at feature stride 16
+  (VGG-19 ``relu5_4``, 512 channels, or Xception ``exit_conv``, 2048 — the stages PSPNet uses)
+  followed, as §4, by a randomly initialised 3×3 convolution to 1024 channels with dilation 6,
+  and a ReLU (as the official code's ``feat_conv_3x3_relu``).
+- **N_task** (:class:`SegmentationTask`): the one learnable layer of §4 — a 1×1 convolution to
+  the score maps (pass ``C + 1`` for C categories and background, as the paper) — with the
+  logits upsampled bilinearly to the frame; softmax belongs to the loss, argmax to inference.
+  Any module called as ``task(features, size)`` can stand in (detection, later).
+- **F** (:mod:`semvis.video.flownet`) and **W** (:meth:`DeepFeatureFlow.propagate`): the flow
+  and scale field from the current frame to the key frame are resized to the feature grid
+  (vectors scaled) and the key frame's features are warped bilinearly and multiplied by S
+  (eq. 1–3, :func:`semvis.nn.warp.warp`).
+
+``DeepFeatureFlow(key_frame, frame)`` is the training-pair forward: N_task(W(N_feat(key),
+F(frame, key))). Inference over a video is :func:`semvis.video.inference.run_video`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from semvis.backbones import FeatureExtractor, create_backbone
+from semvis.nn.warp import warp
+from semvis.segment.pspnet import STAGES
+from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
+
+#: §4: feature stride 16, a 3×3 convolution to 1024 channels with dilation 6.
+FEATURE_STRIDE = 16
+FEATURE_CHANNELS = 1024
+FEATURE_DILATION = 6
+
+
+class FeatureNetwork(nn.Module):
+    """N_feat: dilated backbone at stride 16 → 3×3 conv (dilation 6) to ``channels`` → ReLU.
+
+    Args:
+        backbone: ``vgg19`` or ``xception``.
+        pretrained: ImageNet weights, as for :func:`~semvis.backbones.create_backbone`.
+        channels: output channels of the new convolution (1024 in the paper).
+    """
+
+    def __init__(
+        self, backbone: str = "vgg19", pretrained: bool | str | Path = False, channels: int = FEATURE_CHANNELS
+    ) -> None:
+        super().__init__()
+        if backbone not in STAGES:
+            raise ValueError(f"backbone must be one of {sorted(STAGES)}, got {backbone!r}")
+        self.layer = STAGES[backbone][0]
+        self.backbone: FeatureExtractor = create_backbone(
+            backbone, pretrained, output_stride=FEATURE_STRIDE, features=[self.layer]
+        )
+        (info,) = self.backbone.feature_info
+        self.conv = nn.Conv2d(info.channels, channels, 3, padding=FEATURE_DILATION, dilation=FEATURE_DILATION)
+        self.relu = nn.ReLU()
+        self.out_channels = channels
+        self.stride = FEATURE_STRIDE
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """``B × 3 × H × W`` RGB in [0, 1] → ``B × channels × H/16 × W/16`` features."""
+        return self.relu(self.conv(self.backbone(frames)[self.layer]))
+
+
+class SegmentationTask(nn.Module):
+    """N_task for segmentation: 1×1 conv to ``num_classes`` score maps, upsampled to the frame."""
+
+    def __init__(self, in_channels: int, num_classes: int) -> None:
+        super().__init__()
+        if num_classes < 1:
+            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        self.classifier = nn.Conv2d(in_channels, num_classes, 1)
+        self.num_classes = num_classes
+
+    def forward(self, features: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """Logits ``B × num_classes × size`` (bilinear, ``align_corners=False``)."""
+        return F.interpolate(self.classifier(features), size=tuple(size), mode="bilinear", align_corners=False)
+
+
+class DeepFeatureFlow(nn.Module):
+    """N_feat, F, W and N_task composed (Zhu et al. 2017, Fig. 2 and eq. 1–3).
+
+    Args:
+        features: N_feat, a module mapping frames to features (with ``out_channels``).
+        flow: F, called as ``flow(current, key)`` → :class:`~semvis.video.flownet.FlowEstimate`;
+            ``None`` for a model used only with an external flow function
+            (:func:`~semvis.video.inference.run_video` takes one).
+        task: N_task, called as ``task(features, size)``.
+    """
+
+    def __init__(self, features: nn.Module, flow: nn.Module | None, task: nn.Module) -> None:
+        super().__init__()
+        self.features = features
+        self.flow = flow
+        self.task = task
+
+    @staticmethod
+    def propagate(key_features: torch.Tensor, estimate: FlowEstimate) -> torch.Tensor:
+        """W: warp the key frame's features onto the current frame, times the scale field (eq. 1–3).
+
+        The flow (any resolution, vectors in pixels of its own grid) and the scale field are
+        resized bilinearly to the feature grid first, as the paper's parameter-free layer.
+        """
+        size = key_features.shape[-2:]
+        flow = resize_flow(estimate.flow, size)
+        scale = estimate.scale
+        if scale is not None:
+            scale = F.interpolate(scale, size=size, mode="bilinear", align_corners=False)
+        return warp(key_features, flow, scale)
+
+    def classify(self, features: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        """N_task on (possibly propagated) features, at ``size``."""
+        return self.task(features, size)
+
+    def forward(self, key_frame: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
+        """Task output for ``frame`` from the features of ``key_frame`` (a training pair)."""
+        if self.flow is None:
+            raise ValueError("this model has no flow network; give run_video a flow function instead")
+        features = self.propagate(self.features(key_frame), self.flow(frame, key_frame))
+        return self.classify(features, frame.shape[-2:])
+
+
+def build_dff(
+    num_classes: int,
+    backbone: str = "vgg19",
+    flownet: str | None = "simple",
+    pretrained: bool | str | Path = False,
+) -> DeepFeatureFlow:
+    """DFF for segmentation: :class:`FeatureNetwork`, ``build_flownet(flownet)`` with a scale
+    field of the feature width (or no flow network for ``None``), :class:`SegmentationTask`."""
+    features = FeatureNetwork(backbone, pretrained)
+    flow = None if flownet is None else build_flownet(flownet, scale_channels=features.out_channels)
+    return DeepFeatureFlow(features, flow, SegmentationTask(features.out_channels, num_classes))
