@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import torch
 
 import semvis
+from semvis.cli.main import main
 from semvis.segment import LabelSpec
+from tests.cli.test_index_cli import SIZE, blocky_images, random_net
 
 #: Class 3 ("paint") is never predicted by :func:`brightness_bands`, so painting it always changes the map.
 LABELS = LabelSpec(("dark", "mid", "light", "paint"))
@@ -34,3 +36,32 @@ def make_app() -> Callable[..., Any]:
         return create_app(brightness_bands, LABELS, SemanticColorizer(len(LABELS.classes), width=4).eval(), **kwargs)
 
     return make
+
+
+class SearchIndex(NamedTuple):
+    """A six-image hash index built by ``semvis index build`` with a random width-32 network at 32×32."""
+
+    path: Path
+    weights: Path
+    images: list[Path]
+
+
+@pytest.fixture(scope="session")
+def search_index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+    pytest.importorskip("faiss", reason="the search index needs faiss: pip install 'semvis[search]'")
+    root = tmp_path_factory.mktemp("search")
+    weights, images = random_net(root), blocky_images(root / "photos", 6)
+    index = root / "photos.index"
+    argv = ["index", "build", str(root / "photos"), "--out", str(index), "--weights", str(weights), "--size", SIZE]
+    assert main(argv) == 0
+    return SearchIndex(index, weights, images)
+
+
+@pytest.fixture(scope="session")
+def searcher(search_index: SearchIndex) -> Iterator[Any]:
+    """The index opened for the app, with the weights it records."""
+    pytest.importorskip("fastapi", reason="the app needs the web extra: pip install 'semvis[web]'")
+    from semvis.app import IndexSearcher
+
+    with IndexSearcher(search_index.path) as searcher:
+        yield searcher

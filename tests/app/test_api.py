@@ -201,6 +201,9 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/api/images/{image_id}/result.png",
         "/api/images/{image_id}/labels.png",
         "/api/images/{image_id}/photo.png",
+        "/api/search/info",
+        "/api/search",
+        "/api/search/thumbs/{thumb_id}.jpg",
     }
     assert "image/*" in schema["paths"]["/api/images"]["post"]["requestBody"]["content"]
     assert "image/png" in schema["paths"]["/api/images/{image_id}/colorize"]["post"]["requestBody"]["content"]
@@ -258,5 +261,5 @@ def test_missing_bundled_models_give_a_clear_error(
 def test_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "serve", "--help")
     assert code == 0
-    for option in ("--host", "--port", "--segmenter", "--colorizer", "--work-size"):
+    for option in ("--host", "--port", "--segmenter", "--colorizer", "--work-size", "--index", "--hash-weights"):
         assert option in out

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from semvis.cli import console
 from semvis.data import IMAGE_EXTENSIONS
-from semvis.errors import DataError, SemvisError
-from semvis.hashing import HashIndex, ImageEncoder
+from semvis.errors import DataError
+from semvis.hashing import HashIndex, ImageEncoder, encoder_for
 from semvis.hashing.encode import INPUT_SIZE
 from semvis.hashing.index import KINDS
 
@@ -67,16 +67,6 @@ def image_files(paths: Sequence[Path]) -> list[Path]:
         else:
             raise DataError(f"{path}: no such file or folder")
     return sorted(p.resolve() for p in found)
-
-
-def encoder_for(index: HashIndex, weights: Path) -> ImageEncoder:
-    """The encoder of ``weights`` at the index's input size; refuses weights of another model."""
-    encoder = ImageEncoder(weights, bits=index.bits, input_size=int(index.attrs.get("input_size", INPUT_SIZE)))
-    if encoder.fingerprint != index.fingerprint:
-        raise SemvisError(
-            f"{weights}: model {encoder.fingerprint} is not the one {index.root} was built with ({index.fingerprint})"
-        )
-    return encoder
 
 
 def add_images(index: HashIndex, encoder: ImageEncoder, files: list[Path]) -> None:

@@ -9,10 +9,10 @@ from PIL import Image, ImageDraw
 from rich.table import Table
 
 from semvis.cli import console
-from semvis.cli.index import add_weights_argument, encoder_for
+from semvis.cli.index import add_weights_argument
 from semvis.data import load_image, save_image
 from semvis.errors import ImageError
-from semvis.hashing import HashIndex, SearchHit, square_crop
+from semvis.hashing import HashIndex, SearchHit, encoder_for, square_crop
 from semvis.viz import font, labelled_grid
 
 THUMB = 160

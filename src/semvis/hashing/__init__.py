@@ -8,7 +8,7 @@ from semvis.hashing.codes import (
     pack_codes,
     unpack_codes,
 )
-from semvis.hashing.encode import ImageEncoder, square_crop, state_fingerprint
+from semvis.hashing.encode import ImageEncoder, encoder_for, square_crop, state_fingerprint
 from semvis.hashing.index import FileInfo, HashIndex, IndexStats, SearchHit
 from semvis.hashing.metrics import (
     PRCurve,
@@ -44,6 +44,7 @@ __all__ = [
     "average_precision_at_k",
     "average_precisions",
     "binarize",
+    "encoder_for",
     "hamming_distance",
     "load_hashnet",
     "mean_average_precision",

@@ -3,7 +3,8 @@
 Preprocessing follows the paper: the centred square crop of each image, resized to
 224×224. The codes carry a model *fingerprint* so an index never mixes models: the
 sha256 of the weight file (``sha256:<hex>``), or for an in-memory model the sha256 of
-its config and state (``state-sha256:<hex>``).
+its config and state (``state-sha256:<hex>``). :func:`encoder_for` gives the encoder of an index's
+model, checked against that fingerprint.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from PIL import Image
 from semvis.data import image_to_tensor, load_image
 from semvis.errors import SemvisError
 from semvis.hashing.codes import HashCodes, binarize, pack_codes
+from semvis.hashing.index import HashIndex
 from semvis.hashing.model import SemanticHashNet, load_hashnet
 from semvis.progress import progress_bar
 from semvis.weights import file_digests
@@ -87,6 +89,10 @@ class ImageEncoder:
             r = self.model(x.to(device)).hash_probs.float().cpu().numpy()
         return HashCodes(pack_codes(binarize(r)), self.bits, self.fingerprint)
 
+    def encode_images(self, images: Sequence[Image.Image]) -> HashCodes:
+        """Codes of RGB Pillow images: each centre square, resized to the input size (as for files)."""
+        return self.encode_tensor(torch.stack([image_to_tensor(square_crop(im, self.input_size)) for im in images]))
+
     def iter_encode(self, paths: Sequence[str | Path], chunk: int = 1024) -> Iterator[tuple[list[Path], HashCodes]]:
         """Yield ``(paths, codes)`` per ``chunk`` images, with one progress bar over all of them."""
         files = [Path(p) for p in paths]
@@ -97,8 +103,7 @@ class ImageEncoder:
                 codes = []
                 for i in range(0, len(part), self.batch_size):
                     batch = part[i : i + self.batch_size]
-                    x = torch.stack([image_to_tensor(square_crop(load_image(p), self.input_size)) for p in batch])
-                    codes.append(self.encode_tensor(x))
+                    codes.append(self.encode_images([load_image(p) for p in batch]))
                     bar.advance(task, len(batch))
                 yield part, HashCodes.concat(codes)
 
@@ -107,3 +112,20 @@ class ImageEncoder:
         if not paths:
             return HashCodes(np.zeros((0, self.bits // 8), np.uint8), self.bits, self.fingerprint)
         return HashCodes.concat([codes for _, codes in self.iter_encode(paths)])
+
+
+def encoder_for(index: HashIndex, weights: str | Path | None = None) -> ImageEncoder:
+    """The encoder that made ``index``'s codes, at its input size; refuses weights of another model.
+
+    ``weights`` defaults to the file the index records (``semvis index build`` keeps its path).
+    """
+    attrs = index.attrs
+    if weights is None and "weights" not in attrs:
+        raise SemvisError(f"{index.root}: the index does not record its weights file; name the weights")
+    weights = Path(attrs["weights"] if weights is None else weights)
+    encoder = ImageEncoder(weights, bits=index.bits, input_size=int(attrs.get("input_size", INPUT_SIZE)))
+    if encoder.fingerprint != index.fingerprint:
+        raise SemvisError(
+            f"{weights}: model {encoder.fingerprint} is not the one {index.root} was built with ({index.fingerprint})"
+        )
+    return encoder

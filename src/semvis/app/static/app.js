@@ -1,9 +1,10 @@
-// semvis colorization page: paint class indices on the label map, colorize again after each stroke.
+// semvis page: paint class indices on the label map, colorize again after each stroke; search a hash index.
 //
 // The map is a Uint8Array of class indices at the image's resolution. Brushes fill circles in that
 // array directly (no canvas drawing, so no antialiasing can create values between classes); the
 // canvas only displays it. Maps travel to and from the server as 8-bit palette PNGs whose pixel
 // values are the class indices, encoded and decoded here with the browser's deflate streams.
+// The Search tab appears when the server has a hash index loaded (/api/health: search_index).
 "use strict";
 
 const HISTORY = 50; // undo steps kept
@@ -20,6 +21,7 @@ const state = {
   stroke: null, // {before, label, last} while the pointer paints
   busy: false, // a colorize request is in flight
   pending: false, // the map changed while it was
+  queryUrl: "", // object URL of the shown search query
 };
 
 /* ---------- PNG of class indices ---------- */
@@ -151,9 +153,9 @@ async function api(url, options) {
   return response;
 }
 
-function setStatus(text, error = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", error);
+function setStatus(text, error = false, id = "status") {
+  $(id).textContent = text;
+  $(id).classList.toggle("error", error);
 }
 
 function setBusy(busy, text) {
@@ -402,12 +404,86 @@ function onPointerUp() {
 }
 
 function onKey(event) {
-  if (!(event.ctrlKey || event.metaKey)) return;
+  if (!(event.ctrlKey || event.metaKey) || document.body.dataset.tab !== "colorize") return;
   const key = event.key.toLowerCase();
   if (key === "z" && !event.shiftKey) undo();
   else if (key === "y" || (key === "z" && event.shiftKey)) redo();
   else return;
   event.preventDefault();
+}
+
+/* ---------- search ---------- */
+
+function showTab(name) {
+  for (const tab of ["colorize", "search"]) {
+    $(`${tab}-view`).hidden = tab !== name;
+    $(`tab-${tab}`).setAttribute("aria-selected", String(tab === name));
+  }
+  document.body.dataset.tab = name;
+}
+
+function hitItem(hit) {
+  const item = document.createElement("li");
+  const thumb = document.createElement("img");
+  thumb.className = "square";
+  thumb.src = hit.thumb_url;
+  thumb.alt = thumb.title = hit.name;
+  const distance = document.createElement("span");
+  distance.className = "distance";
+  distance.textContent = `#${hit.rank} · distance ${hit.distance}`;
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = hit.name;
+  item.append(thumb, distance, name);
+  return item;
+}
+
+async function search(file) {
+  if (!file) return;
+  const view = $("search-view");
+  if (view.dataset.state === "busy") {
+    setStatus("still searching: try again in a moment", true, "search-status");
+    return;
+  }
+  view.dataset.state = "busy";
+  URL.revokeObjectURL(state.queryUrl);
+  state.queryUrl = URL.createObjectURL(file);
+  Object.assign($("query"), { src: state.queryUrl, hidden: false });
+  $("query-name").textContent = file.name;
+  setStatus(`searching with ${file.name}…`, false, "search-status");
+  const started = performance.now();
+  try {
+    const input = $("search-k");
+    const wanted = Math.round(Number(input.value));
+    const k = Math.min(Math.max(Number.isFinite(wanted) ? wanted : 10, 1), Number(input.max));
+    input.value = k;
+    const headers = { "Content-Type": file.type || "application/octet-stream" };
+    const result = await (await api(`/api/search?k=${k}`, { method: "POST", headers, body: file })).json();
+    $("hits").replaceChildren(...result.hits.map(hitItem));
+    const total = ((performance.now() - started) / 1000).toFixed(2);
+    $("search-timing").textContent =
+      `· ${result.hits.length} of ${result.items} · server ${result.seconds.toFixed(2)} s · total ${total} s`;
+    setStatus("", false, "search-status");
+  } catch (err) {
+    $("hits").replaceChildren();
+    $("search-timing").textContent = "";
+    setStatus(`search failed: ${err.message}`, true, "search-status");
+  }
+  view.dataset.state = "ready";
+}
+
+/** Show the Search tab when the server has an index loaded. */
+async function initSearch() {
+  const health = await (await api("/api/health")).json();
+  if (!health.search_index) return;
+  const info = await (await api("/api/search/info")).json();
+  $("search-k").max = info.max_k;
+  $("search-info").textContent = `${info.items.toLocaleString("en")} images · ${info.bits}-bit codes · ${info.kind}`;
+  $("tab-search").hidden = false;
+  $("search-file").addEventListener("change", (event) => {
+    search(event.target.files[0]);
+    event.target.value = ""; // choosing the same file again searches again
+  });
 }
 
 async function init() {
@@ -433,8 +509,9 @@ async function init() {
   document.addEventListener("dragover", (event) => event.preventDefault());
   document.addEventListener("drop", (event) => {
     event.preventDefault();
-    upload(event.dataTransfer.files[0]);
+    (document.body.dataset.tab === "search" ? search : upload)(event.dataTransfer.files[0]);
   });
+  for (const tab of ["colorize", "search"]) $(`tab-${tab}`).addEventListener("click", () => showTab(tab));
   $("label").addEventListener("change", () => selectLabel(selectedLabel()));
   for (const radio of document.querySelectorAll('input[name="tool"]')) {
     radio.addEventListener("change", () => setTool(radio.value));
@@ -450,6 +527,7 @@ async function init() {
   $("map").addEventListener("pointerup", onPointerUp);
   $("map").addEventListener("pointercancel", onPointerUp);
   document.addEventListener("keydown", onKey);
+  await initSearch();
   setBusy(false);
 }
 
