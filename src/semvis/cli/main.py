@@ -25,6 +25,7 @@ COMMANDS = (
     "search",
     "stylize",
     "style",
+    "video",
 )
 
 

@@ -1,10 +1,20 @@
 """Deep Feature Flow for video recognition (Zhu et al. 2017; issue 6): models, Algorithm 1, cost."""
 
-from semvis.video.complexity import Complexity, count_flops, dff_complexity, speedup
-from semvis.video.dff import DeepFeatureFlow, FeatureNetwork, SegmentationTask, build_dff
+from semvis.video.complexity import Complexity, count_flops, dff_complexity, meta_copy, speedup
+from semvis.video.dff import (
+    DeepFeatureFlow,
+    FeatureNetwork,
+    SegmentationTask,
+    SegmenterFeatures,
+    SegmenterTask,
+    build_dff,
+    segmenter_dff,
+)
 from semvis.video.flownet import FLOWNETS, FlowEstimate, FlowNet, InceptionBlock, build_flownet, resize_flow
-from semvis.video.inference import DISFlow, FrameResult, run_video, zero_flow
+from semvis.video.inference import DISFlow, FlowFunction, FrameResult, run_video, zero_flow
+from semvis.video.render import overlay_frame
 from semvis.video.schedule import MEASURES, AdaptiveSchedule, FixedInterval, KeyFramePolicy
+from semvis.video.timing import RunTiming
 
 __all__ = [
     "FLOWNETS",
@@ -16,17 +26,24 @@ __all__ = [
     "FeatureNetwork",
     "FixedInterval",
     "FlowEstimate",
+    "FlowFunction",
     "FlowNet",
     "FrameResult",
     "InceptionBlock",
     "KeyFramePolicy",
+    "RunTiming",
     "SegmentationTask",
+    "SegmenterFeatures",
+    "SegmenterTask",
     "build_dff",
     "build_flownet",
     "count_flops",
     "dff_complexity",
+    "meta_copy",
+    "overlay_frame",
     "resize_flow",
     "run_video",
+    "segmenter_dff",
     "speedup",
     "zero_flow",
 ]

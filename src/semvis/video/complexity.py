@@ -16,22 +16,27 @@ included) and matrix product. It has no formula for interpolation, so bilinear s
 (``grid_sample`` in W, ``interpolate`` for resizing flow, scale field and logits) is counted
 here as 4 multiply-adds = 8 FLOPs per output value. Element-wise work (activations, the
 scale-field product, pooling, biases) is not counted. Build the model under
-``torch.device("meta")`` to count without computing anything.
+``torch.device("meta")``, or count a :func:`meta_copy` of a trained one, to count without
+computing anything.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import prod
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from semvis.video.dff import DeepFeatureFlow
+from semvis.video.inference import FlowFunction
 
 aten = torch.ops.aten
+M = TypeVar("M", bound=nn.Module)
 
 #: FLOPs per output value of bilinear interpolation (4 taps, a multiply and an add each).
 BILINEAR_FLOPS = 8
@@ -56,8 +61,8 @@ def count_flops(fn: Callable[..., Any], *args: Any) -> int:
     return _counted(fn, *args)[0]
 
 
-def speedup(interval: int, ratio: float) -> float:
-    """Eq. 7: ``l / (1 + (l − 1) r)`` for key-frame interval ``l`` and cost ratio ``r``."""
+def speedup(interval: float, ratio: float) -> float:
+    """Eq. 7: ``l / (1 + (l − 1) r)`` for key-frame interval ``l`` (frames per key frame) and cost ratio ``r``."""
     if interval < 1:
         raise ValueError(f"the key-frame interval must be at least 1, got {interval}")
     if ratio < 0:
@@ -89,16 +94,27 @@ class Complexity:
         return speedup(interval, self.ratio)
 
 
-def dff_complexity(model: DeepFeatureFlow, frame_size: tuple[int, int]) -> Complexity:
+def meta_copy(model: M) -> M:
+    """A copy of ``model`` on the meta device: its FLOPs can be counted without computing anything."""
+    return copy.deepcopy(model).to("meta")
+
+
+def dff_complexity(model: DeepFeatureFlow, frame_size: tuple[int, int], flow: FlowFunction | None = None) -> Complexity:
     """Count N_feat, F, W (resizing flow and scale field + warping) and N_task on one frame of
-    ``frame_size = (width, height)``, on the device of the model's parameters (``meta`` is fine)."""
-    if model.flow is None:
-        raise ValueError("the model has no flow network to count")
+    ``frame_size = (width, height)``, on the device of the model's parameters (``meta`` is fine).
+
+    ``flow`` replaces the model's flow network, as in :func:`~semvis.video.inference.run_video`;
+    only torch operations are counted, so ``zero_flow`` costs 0 and gives W for any flow without
+    a scale field at frame resolution (e.g. DIS, whose OpenCV work is not counted).
+    """
+    flow = model.flow if flow is None else flow
+    if flow is None:
+        raise ValueError("the model has no flow network to count: pass a flow function")
     width, height = frame_size
     device = next(model.parameters()).device
     frame = torch.zeros(1, 3, height, width, device=device)
     feature_flops, features = _counted(model.features, frame)
-    flow_flops, estimate = _counted(model.flow, frame, frame)
+    flow_flops, estimate = _counted(flow, frame, frame)
     return Complexity(
         features=feature_flops,
         flow=flow_flops,

@@ -15,6 +15,9 @@
 
 ``DeepFeatureFlow(key_frame, frame)`` is the training-pair forward: N_task(W(N_feat(key),
 F(frame, key))). Inference over a video is :func:`semvis.video.inference.run_video`.
+
+:func:`segmenter_dff` lets any segmenter with a ``features`` / ``classify`` split (PSPNet) serve
+as N in Algorithm 1, with a plug-in flow function instead of F.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from torch import nn
 
 from semvis.backbones import FeatureExtractor, create_backbone
 from semvis.nn.warp import warp
+from semvis.segment.inference import match_channels
 from semvis.segment.pspnet import STAGES
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
 
@@ -136,3 +140,40 @@ def build_dff(
     features = FeatureNetwork(backbone, pretrained)
     flow = None if flownet is None else build_flownet(flownet, scale_channels=features.out_channels)
     return DeepFeatureFlow(features, flow, SegmentationTask(features.out_channels, num_classes))
+
+
+class SegmenterFeatures(nn.Module):
+    """N_feat of a segmenter with a ``features`` / ``classify`` split: RGB frames (luma for a gray
+    model, ``in_channels = 1``) → ``segmenter.features``."""
+
+    def __init__(self, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.segmenter.features(match_channels(frames, self.segmenter.in_channels))
+
+
+class SegmenterTask(nn.Module):
+    """N_task of a segmenter with a ``features`` / ``classify`` split: ``segmenter.classify``."""
+
+    def __init__(self, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+
+    def forward(self, features: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+        return self.segmenter.classify(features, size)
+
+
+def segmenter_dff(segmenter: nn.Module) -> DeepFeatureFlow:
+    """DFF around a trained segmenter: N_feat = ``segmenter.features``, N_task = ``segmenter.classify``.
+
+    The segmenter (e.g. a :class:`~semvis.segment.pspnet.PSPNet`) needs ``features(x)``,
+    ``classify(features, size)`` and ``in_channels``. There is no flow network: give
+    :func:`~semvis.video.inference.run_video` a flow function (``DISFlow()``, ``zero_flow``);
+    without a scale field, W is the plain bilinear warp of :meth:`DeepFeatureFlow.propagate`.
+    """
+    missing = [name for name in ("features", "classify", "in_channels") if not hasattr(segmenter, name)]
+    if missing:
+        raise TypeError(f"{type(segmenter).__name__} has no features/classify split (lacks {', '.join(missing)})")
+    return DeepFeatureFlow(SegmenterFeatures(segmenter), None, SegmenterTask(segmenter))
