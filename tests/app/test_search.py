@@ -11,14 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import random_net, run_cli
 from PIL import Image
 
 from semvis.data import load_image
 from semvis.errors import SemvisError
 from semvis.hashing import HashIndex, encoder_for, square_crop
 from tests.app.conftest import SAMPLE, SearchIndex
-from tests.cli.test_index_cli import random_net
 
 pytest.importorskip("fastapi", reason="the app needs the web extra: pip install 'semvis[web]'")
 with warnings.catch_warnings():  # starlette 1.x asks for httpx2 instead of httpx; both work

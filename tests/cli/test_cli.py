@@ -150,3 +150,23 @@ def test_train_classify_end_to_end(capsys: pytest.CaptureFixture[str], tmp_path:
     )
     assert code == 0, err
     assert "red (1)" in stdout or "blue (0)" in stdout
+
+
+@needs_weights
+@pytest.mark.slow
+def test_demo_colorizes_the_gray_photo_and_its_semantic_edit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from semvis.colorize import colourfulness
+    from semvis.data import image_to_tensor
+
+    code, _, err = run_cli(capsys, "demo", "--out", str(tmp_path), "--only", "colorize")
+    assert code == 0, err
+    panel = Image.open(tmp_path / "colorization.png")
+    assert panel.text["semvis"] == "demo colorize"
+    # five columns: the gray input has no colour, the two colorized cells do, and the edit changed one
+    cell = panel.width // 5
+    cells = [image_to_tensor(panel.crop((i * cell, 40, (i + 1) * cell, panel.height - 10))) for i in range(5)]
+    assert colourfulness(cells[0]) < 1
+    assert colourfulness(cells[2]) > 5 and colourfulness(cells[4]) > 5
+    assert (cells[2] - cells[4]).abs().mean() > 0.005

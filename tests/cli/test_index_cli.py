@@ -8,39 +8,9 @@ default initialisation fades VGG's activations until every image gets the same c
 
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
-from helpers import run_cli
+from helpers import HASH_SIZE, blocky_images, random_net, run_cli
 from PIL import Image
-from torch import nn
-
-from semvis.hashing import SemanticHashNet, save_hashnet
-
-SIZE = "32"
-
-
-def random_net(tmp_path: Path, seed: int = 0) -> Path:
-    torch.manual_seed(seed)
-    model = SemanticHashNet(num_classes=3, hidden=32, pool_grid=4)
-    for module in model.modules():
-        if isinstance(module, nn.Conv2d | nn.Linear):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-    return save_hashnet(model, tmp_path / f"hashnet{seed}.safetensors")
-
-
-def blocky_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
-    """Images of random black/white 4×4 blocks per channel."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        blocks = (rng.random((4, 4, 3)) > 0.5).astype(np.uint8) * 255
-        paths.append(folder / f"img{i}.png")
-        Image.fromarray(blocks).resize((48, 48), Image.Resampling.NEAREST).save(paths[-1])
-    return paths
 
 
 @pytest.fixture
@@ -58,7 +28,7 @@ def built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Pat
         "--weights",
         str(weights),
         "--size",
-        SIZE,
+        HASH_SIZE,
     )
     assert code == 0, err
     assert "indexed 6 images" in out

@@ -4,12 +4,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import needs_weights, run_cli
+from helpers import SIDE, needs_weights, run_cli, write_frames
 from PIL import Image
 
 from semvis.assets import sample_path
 from semvis.data.video import open_frames
-from tests.style.test_video import SIDE, write_frames
 
 TINY = ["--size", str(SIDE), "--steps", "2", "--steps-later", "1"]
 

@@ -7,15 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import SIDE, clip_frame, run_cli, save_tiny_segmenter, write_frames
 from PIL import Image
 
 from semvis.data.images import image_to_tensor, load_image
 from semvis.data.video import VideoWriter, open_frames
 from semvis.segment import load_segmenter, segment
 from semvis.video import speedup
-from tests.style.test_video import SIDE, clip_frame, write_frames
-from tests.video.test_segmenter import save_tiny_segmenter
 
 REPORT_FIELDS = {
     "frames",

@@ -2,11 +2,9 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from helpers import needs_weights
-from PIL import Image
+from helpers import SIDE, needs_weights, write_frames
 
 from semvis.backbones import Backbone
 from semvis.data.video import open_frames
@@ -14,24 +12,6 @@ from semvis.nn.warp import warp
 from semvis.style import video
 from semvis.style.synthesis import StyleConfig, StyleConfigError, load_vgg
 from semvis.style.video import FrameResult, frame_flow, stylize_video, temporal_loss, video_size
-
-SIDE = 32
-
-
-def clip_frame(i: int, side: int = SIDE) -> np.ndarray:
-    """A smooth colour gradient with a textured square moving 3 px right per frame."""
-    ramp = np.linspace(40, 200, side, dtype=np.float32)
-    frame = np.stack([ramp[None, :].repeat(side, 0), ramp[:, None].repeat(side, 1), np.full((side, side), 90.0)], -1)
-    texture = np.random.default_rng(0).uniform(0, 255, (10, 10, 3))
-    frame[10:20, 4 + 3 * i : 14 + 3 * i] = texture
-    return frame.astype(np.uint8)
-
-
-def write_frames(folder: Path, indices: range | list[int] = range(3)) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in indices:
-        Image.fromarray(clip_frame(i)).save(folder / f"{i:05d}.png")
-    return folder
 
 
 @pytest.fixture(scope="module")

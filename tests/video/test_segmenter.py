@@ -1,15 +1,15 @@
 """A trained segmenter as N in Algorithm 1, timing summaries and overlay frames."""
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import CLASSES, tiny_pspnet
 from torch import nn
 
-from semvis.segment import LabelSpec, PSPNet, save_segmenter, segment
+from semvis.segment import segment
 from semvis.video import (
     DISFlow,
     FixedInterval,
@@ -24,18 +24,6 @@ from semvis.video import (
     zero_flow,
 )
 from semvis.video.render import LEGEND_LINE
-
-CLASSES = LabelSpec(("sky", "road", "car"))
-
-
-def tiny_pspnet() -> PSPNet:
-    """A gray PSPNet-VGG19 with random weights and a narrow head: a second or so per 32 px frame."""
-    torch.manual_seed(0)
-    return PSPNet(len(CLASSES.classes), in_channels=1, channels=16, aux=False).eval()
-
-
-def save_tiny_segmenter(path: Path) -> Path:
-    return save_segmenter(tiny_pspnet(), path, CLASSES)
 
 
 class Fake(nn.Module):
