@@ -51,7 +51,9 @@ def labelled_grid(
     label_h = 22 if col_labels else 0
     title_h = 28 if title else 0
     w, h = cell_size
-    sheet = Image.new("RGB", (label_w + cols * (w + pad) + pad, title_h + label_h + rows * (h + pad) + pad), "white")
+    title_w = int(font(18).getlength(title)) + 2 * pad if title else 0  # a long title widens the sheet
+    width = max(label_w + cols * (w + pad) + pad, title_w)
+    sheet = Image.new("RGB", (width, title_h + label_h + rows * (h + pad) + pad), "white")
     draw = ImageDraw.Draw(sheet)
     if title:
         draw.text((pad, 6), title, fill="black", font=font(18))

