@@ -44,7 +44,13 @@ def run(out_dir: Path) -> list[Path]:
     panel = labelled_grid(
         [[ImageOps.pad(c, size, color="white", centering=(0, 0.5)) for c in cells]],
         size,
-        col_labels=["gray photo", "predicted map", "colorized", f"edit: {EDIT[0]} painted as {EDIT[1]}", "re-colorized"],
+        col_labels=[
+            "gray photo",
+            "predicted map",
+            "colorized",
+            f"edit: {EDIT[0]} painted as {EDIT[1]}",
+            "re-colorized",
+        ],
         title="Semantic-driven colorization: PSPNet-VGG19 map of a gray photo, U-Net colorizer, one semantic edit",
     )
     target = out_dir / "colorization.png"
