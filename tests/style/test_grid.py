@@ -39,7 +39,7 @@ def test_grid_sheet_has_a_cell_per_layer_set_and_ratio() -> None:
     sheet = grid.style_grid(content, style, ratios, size=32, steps=1, progress=False)
     blank = [[Image.new("RGB", (32, 21))] * 2 for _ in range(5)]
     labels = [grid.layer_set_label(s) for s in grid.LAYER_SETS]
-    expected = labelled_grid(blank, (32, 21), labels, [f"alpha/beta = {r:g}" for r in ratios], title="x")
+    expected = labelled_grid(blank, (32, 21), labels, [f"alpha/beta = {r:g}" for r in ratios], grid.GRID_TITLE)
     assert sheet.size == expected.size
 
 

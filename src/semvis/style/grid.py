@@ -34,6 +34,7 @@ from semvis.viz import labelled_grid
 LAYER_SETS = tuple(STYLE_LAYERS[: i + 1] for i in range(len(STYLE_LAYERS)))
 #: Fig. 3's columns: α/β.
 RATIOS = (1e-5, 1e-4, 1e-3, 1e-2)
+GRID_TITLE = "Gatys et al. 2015, Fig. 3: style layers (rows) by content/style ratio alpha/beta (columns)"
 
 
 def reconstruct(
@@ -106,5 +107,5 @@ def style_grid(
         cells[0][0].size,
         row_labels=[layer_set_label(layers) for layers in layer_sets],
         col_labels=[f"alpha/beta = {ratio:g}" for ratio in ratios],  # the bundled font has no Greek
-        title="Gatys et al. 2015, Fig. 3: style layers (rows) by content/style ratio alpha/beta (columns)",
+        title=GRID_TITLE,
     )
