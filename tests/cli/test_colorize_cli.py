@@ -128,3 +128,22 @@ def test_evaluate_refuses_unclear_sources(
     extra = ("--data", str(tmp_path)) if argv[-1:] == (".",) else ()
     code, _, err = run_cli(capsys, "colorize", "--evaluate", "--weights", str(files["weights"]), *argv, *extra)
     assert code == 2 and message in err
+
+
+def test_train_colorize_on_photos_with_a_segmenter_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from helpers import save_tiny_segmenter
+
+    segmenter = save_tiny_segmenter(tmp_path / "seg.safetensors")
+    (tmp_path / "photos").mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((24, 32, 3), 60 * i + 50, np.uint8)).save(tmp_path / "photos" / f"{i}.png")
+    out = tmp_path / "run"
+    argv = ["train", "colorize", "--photos", str(tmp_path / "photos"), "--segment-weights", str(segmenter)]
+    code, stdout, err = run_cli(
+        capsys, *argv, "--out", str(out), "--epochs", "1", "--batch-size", "2", "--crop", "32", "--resize", "36",
+        "--width", "4", "--workers", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "train_loss=" in stdout and (out / "colorizer.safetensors").is_file()
+    code, _, err = run_cli(capsys, "train", "colorize", "--out", str(out))
+    assert code == 2 and "give --data DIR (CamVid layout) or --photos DIR" in err

@@ -94,3 +94,37 @@ def test_learns_a_two_label_toy_colouring() -> None:
     for label, colour in enumerate(([0.5, 0.3], [0.1, -0.5])):
         mean = pred.permute(0, 2, 3, 1)[labels == label].mean(dim=0)
         assert torch.allclose(mean, torch.tensor(colour), atol=0.05)
+
+
+def photo_folder(folder: Path, n: int = 3) -> Path:
+    """Colour photos: a red left half and a blue right half, 40×48."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        photo = torch.zeros(40, 48, 3, dtype=torch.uint8)
+        photo[:, :24] = torch.tensor([200, 40, 30])
+        photo[:, 24:] = torch.tensor([30, 60, 200])
+        Image.fromarray(photo.numpy()).save(folder / f"{i}.png")
+    return folder
+
+
+def test_train_on_a_photo_folder_under_predicted_maps(tmp_path: Path) -> None:
+    calls = []
+
+    def halves(rgb: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return (rgb[2] > rgb[0]).long()  # bluer than red → class 1
+
+    photos = photo_folder(tmp_path / "photos")
+    out = tmp_path / "run"
+    results = train_colorizer(
+        None, out, epochs=2, batch_size=3, crop=32, resize=40, width=4, photos=photos, segmenter=(halves, 2)
+    )
+    assert "train_loss" in results and "val_loss" not in results  # no CamVid root: no validation
+    assert len(calls) == 3  # each photo's map predicted once over two epochs
+    assert load_colorizer(out / WEIGHTS_FILE).config["num_classes"] == 2
+    with pytest.raises(ValueError, match="needs a segmenter"):
+        train_colorizer(None, tmp_path / "x", epochs=1, photos=photos)
+    with pytest.raises(ValueError, match="give data_root"):
+        train_colorizer(None, tmp_path / "y", epochs=1)

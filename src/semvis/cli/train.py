@@ -6,6 +6,7 @@ Multi-process training: ``torchrun --nproc_per_node=N -m semvis.cli.main train โ
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from semvis.backbones import list_backbones
@@ -160,7 +161,13 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
 
 def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize = tasks.add_parser("colorize", help="semantic-driven colorization (modified U-Net) on CamVid-style data")
-    colorize.add_argument("--data", type=Path, required=True, help="root with train/ and val/ (images/, labels/)")
+    colorize.add_argument(
+        "--data", type=Path, help="root with train/ and val/ (images/, labels/); with --photos it only validates"
+    )
+    colorize.add_argument("--photos", type=Path, help="train on a folder of colour photos under predicted maps")
+    colorize.add_argument(
+        "--segment-weights", type=Path, help="with --photos: segmenter for the maps (default: the bundled one)"
+    )
     colorize.add_argument("--out", type=Path, default=Path("runs/colorize"))
     colorize.add_argument("--epochs", type=int, default=50)
     colorize.add_argument("--batch-size", type=int, default=16, help="seed ยง3: 16")
@@ -181,6 +188,15 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
 def run_colorize(args: argparse.Namespace) -> int:
     from semvis.colorize import train_colorizer
 
+    if args.data is None and args.photos is None:
+        raise SemvisError("give --data DIR (CamVid layout) or --photos DIR (colour photos, maps predicted)")
+    segmenter = None
+    if args.photos is not None:
+        from semvis.bundled import SEGMENTER, bundled_model
+        from semvis.segment import load_segmenter, segment
+
+        model, labels = load_segmenter(args.segment_weights or bundled_model(SEGMENTER))
+        segmenter = (partial(segment, model), len(labels.classes))
     results = train_colorizer(
         args.data,
         args.out,
@@ -193,6 +209,8 @@ def run_colorize(args: argparse.Namespace) -> int:
         semantic=args.semantic,
         width=args.width,
         val_split=None if args.no_val else args.val_split,
+        photos=args.photos,
+        segmenter=segmenter,
         num_workers=args.workers,
         seed=args.seed,
         resume=args.resume,

@@ -80,7 +80,11 @@ class ColorizationDataset(Dataset):
 
 
 class SegmentedPhotos(Dataset):
-    """Colour photos under ``folder`` (recursively), each labelled by ``segmenter`` on the full image."""
+    """Colour photos under ``folder`` (recursively), each labelled by ``segmenter`` on the full image.
+
+    The map of each photo is predicted once and kept (uint8) for later epochs: the segmenter is the
+    expensive part. With several loader workers each worker keeps its own copy.
+    """
 
     def __init__(
         self,
@@ -96,18 +100,21 @@ class SegmentedPhotos(Dataset):
             raise DataError(f"{self.folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
         self.segmenter = segmenter
         self.transform = transform
+        self._maps: dict[int, torch.Tensor] = {}
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, index: int) -> Pair:
         image = image_to_tensor(load_image(self.files[index]))
-        with torch.no_grad():
-            label = self.segmenter(image).long()
-        if label.shape != image.shape[1:]:
-            raise DataError(
-                f"{self.files[index]}: segmenter gave a {tuple(label.shape)} map for a {tuple(image.shape[1:])} image"
-            )
+        if index not in self._maps:
+            with torch.no_grad():
+                label = self.segmenter(image)
+            size = tuple(image.shape[1:])
+            if label.shape != size:
+                raise DataError(f"{self.files[index]}: segmenter gave a {tuple(label.shape)} map for a {size} image")
+            self._maps[index] = label.to(torch.uint8)
+        label = self._maps[index].long()
         return self.transform(image, label) if self.transform else (image, label)
 
 

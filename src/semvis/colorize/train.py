@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from semvis.colorize.data import camvid_colorization
+from semvis.colorize.data import ColorizationDataset, ResizeCropFlip, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr
 from semvis.colorize.losses import huber_ab_loss
 from semvis.colorize.unet import SemanticColorizer, SemanticMode, save_colorizer
@@ -54,7 +54,7 @@ def colorize_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
 
 
 def train_colorizer(
-    data_root: str | os.PathLike[str],
+    data_root: str | os.PathLike[str] | None,
     out_dir: str | os.PathLike[str],
     epochs: int,
     batch_size: int = 16,
@@ -65,9 +65,16 @@ def train_colorizer(
     semantic: SemanticMode = "scalar",
     width: int = 32,
     val_split: str | None = "val",
+    photos: str | os.PathLike[str] | None = None,
+    segmenter: tuple[Segmenter, int] | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Train a :class:`SemanticColorizer` on a CamVid-layout dataset; return the last metrics row.
+
+    With ``photos`` (a folder of colour photos) and ``segmenter`` (``(rgb → labels, class count)``)
+    it trains on the photos under their predicted maps instead, each map predicted once
+    (:class:`~semvis.colorize.data.SegmentedPhotos`); ``data_root`` is then optional and, when
+    given, only validates (its ``val_split``).
 
     Seed §3: Adam (β = 0.9, 0.999), lr 1e-4, batch 16, shorter side resized to 360, random
     352×352 crops and horizontal flips; validation on centre crops of ``val_split`` (None: none).
@@ -87,8 +94,17 @@ def train_colorizer(
             out_dir=Path(out_dir),
             **overrides,
         )
-        train_set, num_classes = camvid_colorization(data_root, "train", True, resize, crop)
-        val_set = camvid_colorization(data_root, val_split, False, resize, crop)[0] if val_split else None
+        if photos is not None:
+            if segmenter is None:
+                raise ValueError("training on a photo folder needs a segmenter for the maps")
+            predict, num_classes = segmenter
+            train_set = ColorizationDataset(SegmentedPhotos(photos, predict, ResizeCropFlip(resize, crop, True)))
+        elif data_root is not None:
+            train_set, num_classes = camvid_colorization(data_root, "train", True, resize, crop)
+        else:
+            raise ValueError("give data_root (CamVid layout) or photos (with a segmenter)")
+        validate = data_root is not None and val_split is not None
+        val_set = camvid_colorization(data_root, val_split, False, resize, crop)[0] if validate else None
         seed_everything(cfg.seed)  # the initial weights too depend on the seed
         model = SemanticColorizer(num_classes, width, instance_norm, semantic)
         metrics = colorize_metrics if val_set is not None else None
