@@ -71,3 +71,66 @@ def labelled_grid(
                     img.convert("RGB").resize(cell_size, Image.Resampling.BILINEAR), (label_w + pad + c * (w + pad), y)
                 )
     return sheet
+
+
+#: Line colours of :func:`line_chart`, one per series in order (Okabe–Ito, readable by colour-blind people).
+SERIES_COLOURS = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167), (230, 159, 0), (86, 180, 233))
+
+
+def line_chart(
+    series: dict[str, Sequence[tuple[float, float]]],
+    x_label: str,
+    y_label: str,
+    title: str = "",
+    size: tuple[int, int] = (640, 420),
+) -> Image.Image:
+    """A plain line chart of ``{name: [(x, y), …]}`` with axes, ticks at the data's ends and a legend.
+
+    Points are drawn as dots joined in the given order; the axes span the data's range (with 5 % room).
+    """
+    points = [p for values in series.values() for p in values]
+    if not points:
+        raise ValueError("nothing to plot")
+    if len(series) > len(SERIES_COLOURS):
+        raise ValueError(f"at most {len(SERIES_COLOURS)} series, got {len(series)}")
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+
+    def span(lo: float, hi: float) -> tuple[float, float]:
+        room = 0.05 * (hi - lo) if hi > lo else 1.0
+        return lo - room, hi + room
+
+    (x0, x1), (y0, y1) = span(min(xs), max(xs)), span(min(ys), max(ys))
+    width, height = size
+    left, right, top, bottom = 70, 20, 56 if title else 30, 50
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    fnt = font(13)
+
+    def at(x: float, y: float) -> tuple[float, float]:
+        u = left + (x - x0) / (x1 - x0) * (width - left - right)
+        return u, height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
+
+    draw.rectangle((left, top, width - right, height - bottom), outline="black")
+    for value in (min(xs), max(xs)):
+        u, _ = at(value, y0)
+        draw.line((u, height - bottom, u, height - bottom + 5), fill="black")
+        draw.text((u, height - bottom + 7), f"{value:.3g}", fill="black", font=fnt, anchor="mt")
+    for value in (min(ys), max(ys)):
+        _, v = at(x0, value)
+        draw.line((left - 5, v, left, v), fill="black")
+        draw.text((left - 7, v), f"{value:.3g}", fill="black", font=fnt, anchor="rm")
+    draw.text(((left + width - right) / 2, height - 8), x_label, fill="black", font=fnt, anchor="mb")
+    draw.text((8, top - 6), y_label, fill="black", font=fnt, anchor="lb")
+    if title:
+        draw.text((left, 8), title, fill="black", font=font(16))
+    for k, (name, values) in enumerate(series.items()):
+        colour = SERIES_COLOURS[k]
+        path = [at(x, y) for x, y in values]
+        if len(path) > 1:
+            draw.line(path, fill=colour, width=2)
+        for u, v in path:
+            draw.ellipse((u - 3, v - 3, u + 3, v + 3), fill=colour)
+        y = top + 8 + 18 * k
+        draw.line((width - right - 150, y, width - right - 130, y), fill=colour, width=3)
+        draw.text((width - right - 125, y), name, fill="black", font=fnt, anchor="lm")
+    return img
