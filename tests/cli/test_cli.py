@@ -170,3 +170,19 @@ def test_demo_colorizes_the_gray_photo_and_its_semantic_edit(
     assert colourfulness(cells[0]) < 1
     assert colourfulness(cells[2]) > 5 and colourfulness(cells[4]) > 5
     assert (cells[2] - cells[4]).abs().mean() > 0.001  # identical inputs would give exactly 0
+
+
+@needs_weights
+@pytest.mark.slow
+def test_demo_renders_a_clip_with_key_frames_and_flow(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    av = pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from semvis.demo.video import FRAMES, WINDOW
+
+    code, _, err = run_cli(capsys, "demo", "--out", str(tmp_path), "--only", "video")
+    assert code == 0, err
+    with av.open(str(tmp_path / "video_segmentation.mp4")) as container:
+        decoded = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    assert len(decoded) == FRAMES and decoded[0].shape == (WINDOW[1], WINDOW[0], 3)
+    strip = Image.open(tmp_path / "video_segmentation.png")
+    assert strip.text["semvis"] == "demo video"
