@@ -1,5 +1,6 @@
 """Deep Feature Flow for video recognition (Zhu et al. 2017; issue 6): models, Algorithm 1, cost."""
 
+from semvis.video.chairs import FlowPair, SyntheticPairs, synthetic_pair
 from semvis.video.complexity import Complexity, count_flops, dff_complexity, meta_copy, speedup
 from semvis.video.dff import (
     DeepFeatureFlow,
@@ -28,6 +29,7 @@ __all__ = [
     "FlowEstimate",
     "FlowFunction",
     "FlowNet",
+    "FlowPair",
     "FrameResult",
     "InceptionBlock",
     "KeyFramePolicy",
@@ -35,6 +37,7 @@ __all__ = [
     "SegmentationTask",
     "SegmenterFeatures",
     "SegmenterTask",
+    "SyntheticPairs",
     "build_dff",
     "build_flownet",
     "count_flops",
@@ -45,5 +48,6 @@ __all__ = [
     "run_video",
     "segmenter_dff",
     "speedup",
+    "synthetic_pair",
     "zero_flow",
 ]
