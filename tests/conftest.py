@@ -43,9 +43,29 @@ def real_data() -> Path:
     return root
 
 
-def require_real(*parts: str) -> Path:
-    """A path below the real data root, or skip with a reason naming it."""
-    path = real_data_root().joinpath(*parts)
-    if not path.exists():
+def real_dataset(real_data: Path, name: str) -> Path:
+    """The dataset folder ``name`` under the real data root, or skip with a reason naming it."""
+    path = real_data / name
+    if not path.is_dir():
         pytest.skip(f"real data not found at {path} (set SEMVIS_DATA)")
     return path
+
+
+@pytest.fixture
+def camvid(real_data: Path) -> Path:
+    return real_dataset(real_data, "camvid")
+
+
+@pytest.fixture
+def caltech101(real_data: Path) -> Path:
+    return real_dataset(real_data, "caltech101")
+
+
+@pytest.fixture
+def davis(real_data: Path) -> Path:
+    return real_dataset(real_data, "davis")
+
+
+@pytest.fixture
+def sintel(real_data: Path) -> Path:
+    return real_dataset(real_data, "sintel")

@@ -43,18 +43,15 @@ def toy_root(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def camvid_subset(real_data: Path, tmp_path: Path) -> Path:
+def camvid_subset(camvid: Path, tmp_path: Path) -> Path:
     """The first 4 train and 2 val CamVid frames, scaled to 120×90 (image bilinear, label nearest)."""
-    source = real_data / "camvid"
-    if not source.is_dir():
-        pytest.skip(f"real data not found at {source} (set SEMVIS_DATA)")
     root = tmp_path / "camvid"
     for split, count in (("train", 4), ("val", 2)):
         (root / split / "labels").mkdir(parents=True)
         (root / split / "images").mkdir()
-        for path in sorted((source / split / "images").glob("*.jpg"))[:count]:
+        for path in sorted((camvid / split / "images").glob("*.jpg"))[:count]:
             Image.open(path).resize((120, 90), Image.Resampling.BILINEAR).save(root / split / "images" / path.name)
-            label = Image.open(source / split / "labels" / f"{path.stem}.png")
+            label = Image.open(camvid / split / "labels" / f"{path.stem}.png")
             label.resize((120, 90), Image.Resampling.NEAREST).save(root / split / "labels" / f"{path.stem}.png")
-    shutil.copy(source / "classes.json", root / "classes.json")
+    shutil.copy(camvid / "classes.json", root / "classes.json")
     return root
