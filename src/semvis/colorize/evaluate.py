@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from semvis.colorize.infer import ab_psnr, colorize, colourfulness, edit_locality
+from semvis.colorize.infer import ab_psnr, colourfulness, edit_locality, predict_ab, with_chroma
 from semvis.colorize.lab import rgb_to_lab
 
 #: The repainted region covers about this share of the image (see :func:`edit_region`).
@@ -55,13 +55,14 @@ def evaluate_colorizer(
     psnr, gray_psnr, colour, true_colour, locality = [], [], [], [], []
     for rgb, labels in samples:
         true_ab = rgb_to_lab(rgb)[1:]
-        result = colorize(rgb, labels, model, work_size)
+        ab = predict_ab(model, rgb, labels, work_size)  # once, for the result and the edit's baseline
+        result = with_chroma(rgb, ab)
         psnr.append(float(ab_psnr(rgb_to_lab(result)[1:], true_ab)))
         gray_psnr.append(float(ab_psnr(torch.zeros_like(true_ab), true_ab)))
         colour.append(float(colourfulness(result)))
         true_colour.append(float(colourfulness(rgb)))
         region, new_label = edit_region(labels, num_classes)
-        share = edit_locality(model, rgb, labels, region, new_label, work_size)
+        share = edit_locality(model, rgb, labels, region, new_label, work_size, before=ab)
         if not math.isnan(share):
             locality.append(share)
     if not psnr:

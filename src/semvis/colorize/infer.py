@@ -88,8 +88,12 @@ def colorize(image: ImageLike, labels: LabelsLike, model: nn.Module, work_size: 
     L is the input's.
     """
     image = _image_tensor(image)
-    lab = torch.cat([luma(image), predict_ab(model, image, labels, work_size)])
-    return lab_to_rgb(fit_gamut(lab))
+    return with_chroma(image, predict_ab(model, image, labels, work_size))
+
+
+def with_chroma(image: ImageLike, ab: torch.Tensor) -> torch.Tensor:
+    """RGB from the full-resolution L of ``image`` and the scaled chroma ``ab`` (2×H×W), fitted into the gamut."""
+    return lab_to_rgb(fit_gamut(torch.cat([luma(_image_tensor(image)), ab])))
 
 
 def edit_locality(
@@ -99,18 +103,22 @@ def edit_locality(
     region_mask: torch.Tensor | np.ndarray,
     new_label: int,
     work_size: int = 352,
+    before: torch.Tensor | None = None,
 ) -> float:
     """Share of the chroma change that stays inside the repainted region.
 
     Sets ``labels[region_mask] = new_label``, colorizes again and returns Σ_region |Δab| / Σ_all |Δab|
     (|Δab| = |Δa| + |Δb| per pixel, at full resolution); NaN when nothing changed at all.
+    ``before``: the :func:`predict_ab` of the unedited labels when the caller already has it.
     """
     image = _image_tensor(image)
     labels = _labels_tensor(labels, image)
     region = torch.as_tensor(region_mask, dtype=torch.bool)
     edited = labels.clone()
     edited[region] = new_label
-    change = (predict_ab(model, image, edited, work_size) - predict_ab(model, image, labels, work_size)).abs().sum(0)
+    if before is None:
+        before = predict_ab(model, image, labels, work_size)
+    change = (predict_ab(model, image, edited, work_size) - before).abs().sum(0)
     total = float(change.sum())
     return float(change[region].sum()) / total if total > 0 else math.nan
 
