@@ -17,19 +17,12 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from timing import best_seconds, matmul_flops_per_s
-from torch.utils.flop_counter import FlopCounterMode
+from timing import best_seconds, count_flops, matmul_flops_per_s
 
 from semvis.backbones import create_backbone
 from semvis.nn.fuse import fuse_conv_bn
 
 MODELS = (("xception", 299, 1000), ("vgg19", 224, 1000))
-
-
-def count_flops(model: torch.nn.Module, size: int) -> int:
-    with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model(torch.rand(1, 3, size, size))
-    return counter.get_total_flops()
 
 
 def variants(model: torch.nn.Module) -> dict[str, torch.nn.Module]:
@@ -51,7 +44,7 @@ def main() -> None:
     for name, size, classes in MODELS:
         model = create_backbone(name, num_classes=classes).eval()
         params = sum(p.numel() for p in model.parameters())
-        flops = count_flops(model, size)
+        flops = count_flops(partial(model, torch.rand(1, 3, size, size)))
         for label, variant in variants(model).items():
             for batch in (1, 8):
                 x = torch.rand(batch, 3, size, size).contiguous(

@@ -19,8 +19,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from timing import best_seconds, matmul_flops_per_s
-from torch.utils.flop_counter import FlopCounterMode
+from timing import best_seconds, count_flops, matmul_flops_per_s
 
 from semvis.bundled import COLORIZER, SEGMENTER, bundled_model
 from semvis.colorize import SemanticColorizer, colorize, load_colorizer, luma
@@ -29,15 +28,9 @@ from semvis.segment import load_segmenter
 SIZE = 352
 
 
-def flops(fn) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
 def row(name: str, fn, repeats: int, peak: float, target: str) -> str:
     with torch.inference_mode():
-        count = flops(fn)
+        count = count_flops(fn)
         seconds = best_seconds(fn, repeats)
     return (
         f"| {name} | {count / 1e9:.1f} | {seconds * 1000:.0f} | {count / seconds / 1e9:.0f} "

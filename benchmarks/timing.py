@@ -7,6 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 
 def best_seconds(fn: Callable[[], object], repeats: int) -> float:
@@ -27,3 +28,10 @@ def matmul_flops_per_s(repeats: int, sizes: tuple[int, ...] = (1024, 2048, 3072)
         a, b = torch.randn(n, n), torch.randn(n, n)
         rates.append(2 * n**3 / best_seconds(partial(torch.mm, a, b), repeats))
     return max(rates)
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call of ``fn`` in inference mode (``torch.utils.flop_counter``; a multiply-add is 2)."""
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        fn()
+    return counter.get_total_flops()
