@@ -27,12 +27,11 @@ from torch.utils.data import Dataset
 
 from semvis.atomic import atomic_path
 from semvis.data import SegmentationDataset
-from semvis.errors import DataError
 from semvis.progress import track
 from semvis.segment.inference import match_channels
 from semvis.segment.models import LabelSpec, save_segmenter
 from semvis.segment.pspnet import PSPNet
-from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics
+from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer
 
 log = logging.getLogger("semvis.segment")
@@ -193,10 +192,7 @@ def train_frozen_segmenter(
         raise ValueError(f"a frozen backbone needs a pretrained PSPNet, not {arch!r}")
     backbone = arch.removeprefix("pspnet-")
     entry = default_weights(backbone).name
-    train_set = SegmentationDataset(data_root, "train")
-    labels = LabelSpec.from_dataset(train_set)
-    if not labels.classes:
-        raise DataError(f"{data_root}: classes.json is needed to name the classes")
+    train_set, labels = training_split(data_root)
     model = build_segmenter(
         arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, channels=channels, aux=False
     )

@@ -113,6 +113,15 @@ class PairTransform:
         return match_channels(image, self.in_channels), label
 
 
+def training_split(data_root: str | Path) -> tuple[SegmentationDataset, LabelSpec]:
+    """``data_root/train`` and its classes; a clear error when ``classes.json`` does not name them."""
+    train_set = SegmentationDataset(data_root, "train")
+    labels = LabelSpec.from_dataset(train_set)
+    if not labels.classes:
+        raise DataError(f"{data_root}: classes.json is needed to name the classes")
+    return train_set, labels
+
+
 def train_segmenter(
     arch: str,
     data_root: str | Path,
@@ -147,10 +156,7 @@ def train_segmenter(
     info = init_distributed()
     try:
         out_dir = Path(out_dir)
-        train_set = SegmentationDataset(data_root, "train")
-        labels = LabelSpec.from_dataset(train_set)
-        if not labels.classes:
-            raise DataError(f"{data_root}: classes.json is needed to name the classes")
+        train_set, labels = training_split(data_root)
         in_channels = 1 if gray else 3
         if pretrained is None:
             pretrained = arch != "gridnet"
