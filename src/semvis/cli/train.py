@@ -6,7 +6,6 @@ Multi-process training: ``torchrun --nproc_per_node=N -m semvis.cli.main train â
 from __future__ import annotations
 
 import argparse
-from functools import partial
 from pathlib import Path
 
 from semvis.backbones import list_backbones
@@ -192,11 +191,10 @@ def run_colorize(args: argparse.Namespace) -> int:
         raise SemvisError("give --data DIR (CamVid layout) or --photos DIR (colour photos, maps predicted)")
     segmenter = None
     if args.photos is not None:
-        from semvis.bundled import SEGMENTER, bundled_model
-        from semvis.segment import load_segmenter, segment
+        from semvis.colorize.pipeline import load_segmenter_function
 
-        model, labels = load_segmenter(args.segment_weights or bundled_model(SEGMENTER))
-        segmenter = (partial(segment, model), len(labels.classes))
+        predict, labels = load_segmenter_function(args.segment_weights)
+        segmenter = (predict, len(labels.classes))
     results = train_colorizer(
         args.data,
         args.out,

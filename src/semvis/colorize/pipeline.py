@@ -12,6 +12,12 @@ from semvis.errors import WeightsError
 from semvis.segment import LabelSpec, load_segmenter, segment
 
 
+def load_segmenter_function(path: str | Path | None = None) -> tuple[Segmenter, LabelSpec]:
+    """``(rgb → labels, its classes)`` from a segmenter file, the bundled one by default."""
+    model, labels = load_segmenter(Path(path) if path is not None else bundled_model(SEGMENTER))
+    return partial(segment, model), labels
+
+
 def load_colorization_models(
     segmenter: str | Path | None = None, colorizer: str | Path | None = None
 ) -> tuple[Segmenter, LabelSpec, SemanticColorizer]:
@@ -22,11 +28,11 @@ def load_colorization_models(
     """
     segmenter_path = Path(segmenter) if segmenter is not None else bundled_model(SEGMENTER)
     colorizer_path = Path(colorizer) if colorizer is not None else bundled_model(COLORIZER)
-    model, labels = load_segmenter(segmenter_path)
+    predict, labels = load_segmenter_function(segmenter_path)
     colorizer_model = load_colorizer(colorizer_path)
     if len(labels.classes) != colorizer_model.config["num_classes"]:
         raise WeightsError(
             f"{segmenter_path}: the segmenter predicts {len(labels.classes)} classes but the colorizer "
             f"{colorizer_path} expects {colorizer_model.config['num_classes']}"
         )
-    return partial(segment, model), labels, colorizer_model
+    return predict, labels, colorizer_model
