@@ -13,10 +13,10 @@ from pathlib import Path
 from PIL import ImageOps
 
 from semvis.assets import sample_path
-from semvis.bundled import COLORIZER, SEGMENTER, bundled_model
-from semvis.colorize import colorize, load_colorizer
+from semvis.colorize import colorize
+from semvis.colorize.pipeline import load_colorization_models
 from semvis.data import image_to_tensor, load_image, save_image, tensor_to_image
-from semvis.segment import load_segmenter, overlay, segment
+from semvis.segment import overlay
 from semvis.viz import labelled_grid
 
 TITLE = "Semantic-driven colorization"
@@ -27,9 +27,8 @@ EDIT = ("road", "tree")
 def run(out_dir: Path) -> list[Path]:
     photo = load_image(sample_path("cameraman"))
     gray = image_to_tensor(photo)
-    segmenter, spec = load_segmenter(bundled_model(SEGMENTER))
-    colorizer = load_colorizer(bundled_model(COLORIZER))
-    labels = segment(segmenter, gray)
+    segmenter, spec, colorizer = load_colorization_models()  # the bundled models
+    labels = segmenter(gray)
     before, after = (spec.classes.index(name) for name in EDIT)
     edited = labels.clone()
     edited[labels == before] = after
