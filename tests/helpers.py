@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,37 @@ def blocky_images(folder: Path, n: int, seed: int = 0) -> list[Path]:
         paths.append(folder / f"img{i}.png")
         Image.fromarray(blocks).resize((48, 48), Image.Resampling.NEAREST).save(paths[-1])
     return paths
+
+
+# Segmentation data: dark noisy images with a bright box (class 1) and a void top row (2).
+TOY_CLASSES = {"classes": ["ground", "box"], "colors": [[40, 40, 40], [250, 200, 0]], "ignore_index": 2}
+
+
+def toy_sample(rng: np.random.Generator, size: tuple[int, int] = (40, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """A dark noisy RGB image with a bright box (class 1) and a void top row (2)."""
+    w, h = size
+    image = rng.integers(0, 90, (h, w, 3), dtype=np.uint8)
+    label = np.zeros((h, w), np.uint8)
+    x0, y0 = rng.integers(0, w // 2), rng.integers(1, h // 2)
+    x1, y1 = x0 + rng.integers(6, w // 2), y0 + rng.integers(6, h // 2)
+    image[y0:y1, x0:x1] = rng.integers(160, 255, (y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    label[y0:y1, x0:x1] = 1
+    label[0] = 2
+    return image, label
+
+
+def write_toy_segmentation(root: Path) -> Path:
+    """CamVid layout at ``root`` with 4 train, 2 val and 2 test images of 40×32."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 4), ("val", 2), ("test", 2)):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "labels").mkdir()
+        for i in range(count):
+            image, label = toy_sample(rng)
+            Image.fromarray(image).save(root / split / "images" / f"{i}.png")
+            Image.fromarray(label).save(root / split / "labels" / f"{i}.png")
+    (root / "classes.json").write_text(json.dumps(TOY_CLASSES))
+    return root
 
 
 # Segmenters: a narrow gray PSPNet-VGG19 with random weights.

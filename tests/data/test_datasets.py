@@ -153,6 +153,39 @@ def test_segmentation_errors(tmp_path: Path) -> None:
         SegmentationDataset(tmp_path, "train")
 
 
+def voc_like(root: Path) -> np.ndarray:
+    """A VOC2012 tree: two images listed for ``train``, palette-PNG labels with a 255 border."""
+    (root / "ImageSets" / "Segmentation").mkdir(parents=True)
+    (root / "JPEGImages").mkdir()
+    (root / "SegmentationClass").mkdir()
+    label = np.full((6, 8), 255, np.uint8)
+    label[1:-1, 1:-1] = 15  # person
+    for name in ("2007_000001", "2007_000002"):
+        Image.new("RGB", (8, 6), (10, 20, 30)).save(root / "JPEGImages" / f"{name}.jpg")
+        png = Image.fromarray(label, mode="P")
+        png.putpalette([0] * 768)
+        png.save(root / "SegmentationClass" / f"{name}.png")
+    (root / "ImageSets" / "Segmentation" / "train.txt").write_text("2007_000001\n2007_000002\n")
+    return label
+
+
+def test_segmentation_reads_the_voc_layout_with_its_classes_and_palette(tmp_path: Path) -> None:
+    label = voc_like(tmp_path)
+    ds = SegmentationDataset(tmp_path, "train")
+    assert len(ds) == 2 and ds.ignore_index == 255
+    assert len(ds.classes) == 21 and ds.classes[15] == "person"
+    assert ds.colors[:3] == [(0, 0, 0), (128, 0, 0), (0, 128, 0)] and ds.colors[15] == (192, 128, 128)
+    image, target = ds[1]
+    assert image.shape == (3, 6, 8) and torch.equal(target, torch.from_numpy(label).long())
+
+
+def test_a_voc_list_naming_a_missing_image_is_refused(tmp_path: Path) -> None:
+    voc_like(tmp_path)
+    (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text("2007_000001\n\n2007_000009\n")
+    with pytest.raises(DataError, match=r"val\.txt: line 3 names '2007_000009'"):
+        SegmentationDataset(tmp_path, "val")
+
+
 # --- RandomScaleCropFlip -----------------------------------------------------------------
 
 

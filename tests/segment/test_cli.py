@@ -4,12 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import needs_weights, run_cli
+from helpers import TOY_CLASSES, needs_weights, run_cli
 from PIL import Image
 
 from semvis.segment import GridNet, LabelSpec, load_segmenter, save_segmenter
 from semvis.weights import save_safetensors
-from tests.segment.conftest import TOY_CLASSES
 
 TOY_LABELS = LabelSpec(
     tuple(TOY_CLASSES["classes"]), tuple(tuple(c) for c in TOY_CLASSES["colors"]), TOY_CLASSES["ignore_index"]

@@ -7,17 +7,15 @@ import torch
 from helpers import needs_weights
 from safetensors import safe_open
 
-from semvis.data import SegmentationDataset
 from semvis.segment import LabelSpec, PSPNet, load_segmenter, save_segmenter
 from semvis.segment.frozen import (
-    CachedSplit,
     PSPHead,
-    cache_features,
     median_frequency_weights,
     train_frozen_segmenter,
     train_head,
 )
 from semvis.segment.train import cross_entropy
+from semvis.train.cache import CachedSplit
 
 LABELS = LabelSpec(("ground", "box"), ((40, 40, 40), (250, 200, 0)), 2)
 
@@ -75,20 +73,6 @@ def test_the_head_module_shares_the_pspnets_parameters() -> None:
     assert head.psp is model.psp and head.head is model.head
     features = torch.randn(2, 512, 4, 5)
     torch.testing.assert_close(head.eval()(features), model.eval().classify(features, (32, 40)))
-
-
-def test_a_finished_cache_is_read_back_not_recomputed(tmp_root_dataset, tmp_path, monkeypatch) -> None:
-    model = PSPNet(2, in_channels=1, aux=False).eval()
-    first = cache_features(model, tmp_root_dataset, tmp_path / "f.safetensors")
-    assert first.features.shape == (len(tmp_root_dataset), 512, 4, 5) and first.features.dtype == torch.float16
-    monkeypatch.setattr(model, "features", lambda x: pytest.fail("recomputed"))
-    again = cache_features(model, tmp_root_dataset, tmp_path / "f.safetensors")
-    assert torch.equal(again.features, first.features) and torch.equal(again.labels, first.labels)
-
-
-@pytest.fixture
-def tmp_root_dataset(toy_root) -> SegmentationDataset:
-    return SegmentationDataset(toy_root, "train")
 
 
 @needs_weights

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from semvis.backbones import list_backbones
 from semvis.errors import SemvisError
+from semvis.hashing.codes import CODE_LENGTHS
 from semvis.segment.models import ARCHS
 from semvis.segment.pspnet import AUX_WEIGHT
 
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     classify.set_defaults(func=run_classify)
     register_segment(tasks)
     register_colorize(tasks)
+    register_hash(tasks)
 
 
 def report(results: dict[str, object]) -> int:
@@ -214,3 +216,59 @@ def run_colorize(args: argparse.Namespace) -> int:
         resume=args.resume,
     )
     return report(results)
+
+
+def register_hash(tasks: argparse._SubParsersAction) -> None:
+    hashing = tasks.add_parser(
+        "hash", help="semantic deep hashing: PSP on segmentation masks, then codes on a retrieval set (frozen trunk)"
+    )
+    hashing.add_argument(
+        "--data",
+        type=Path,
+        required=True,
+        help="retrieval set: Caltech-101 layout (images/, database.txt, query.txt) or a folder of class folders",
+    )
+    hashing.add_argument("--segment-data", type=Path, help="phase-1 masks: CamVid or VOC2012 layout")
+    hashing.add_argument("--baseline", action="store_true", help="Lin et al. 2015: no PSP, no phase 1")
+    hashing.add_argument("--backbone", default="vgg19", choices=("vgg19", "vgg16", "xception"))
+    hashing.add_argument("--bits", type=int, default=48, choices=CODE_LENGTHS)
+    hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
+    hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
+    hashing.add_argument("--epochs", type=int, default=30, help="phase 2 (paper: 30; lr ×0.1 after 20)")
+    hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
+    hashing.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9 (paper: 1e-3)")
+    hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
+    hashing.add_argument("--cache", type=Path, help="feature caches and phase-1 result (default: --out)")
+    hashing.add_argument("--out", type=Path, default=Path("runs/hash"))
+    hashing.add_argument("--seed", type=int, default=0)
+    hashing.add_argument("--resume", action="store_true", help="continue phase 2 from the latest checkpoint in --out")
+    hashing.set_defaults(func=run_hash)
+
+
+def run_hash(args: argparse.Namespace) -> int:
+    from semvis.hashing.evaluate import comparison_table
+    from semvis.hashing.train import train_semantic_hashing
+
+    if args.baseline == (args.segment_data is not None):
+        raise SemvisError("give --segment-data DIR for the PSP network, or --baseline for Lin et al. 2015 (not both)")
+    step = max(1, round(args.epochs * 2 / 3))  # the paper's 20 of 30
+    result = train_semantic_hashing(
+        args.data,
+        args.out,
+        args.segment_data,
+        args.cache,
+        args.backbone,
+        args.bits,
+        args.pool_grid,
+        args.hidden,
+        args.queries_per_class,
+        segmentation_overrides={"epochs": args.segment_epochs, "step_size": max(1, round(args.segment_epochs * 2 / 3))},
+        epochs=args.epochs,
+        step_size=step,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
+    print(f"wrote {result.weights}")
+    return 0

