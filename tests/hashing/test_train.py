@@ -22,6 +22,8 @@ from semvis.hashing.train import (
     SquareCrops,
     cache_split,
     cached_codes,
+    pooled_grids,
+    pyramid_pools,
     retrieval_splits,
     train_semantic_hashing,
 )
@@ -98,21 +100,49 @@ def test_the_caltech_layout_reads_its_lists(tmp_path) -> None:
     assert len(database) == 2 and len(query) == 1 and query.classes[query[0][1]] == "green"
 
 
-def test_the_phases_share_the_networks_modules() -> None:
-    model = SemanticHashNet(num_classes=3, num_seg_classes=2, hidden=8, bits=16)
-    seg, hashing = SegmentationPhase(model, size=32), HashPhase(model)
-    assert seg.psp is model.psp and seg.seg_head is model.seg_head and hashing.hash_head is model.hash_head
-    features = torch.randn(2, 512, 4, 4)
+def test_the_segmentation_phase_is_the_networks_segmentation() -> None:
+    model = SemanticHashNet(num_classes=3, num_seg_classes=2, hidden=8, bits=16).eval()
+    seg = SegmentationPhase(model, size=32)
+    assert seg.psp is model.psp and seg.seg_head is model.seg_head
     x = torch.rand(2, 3, 32, 32)
-    model.eval()
     with torch.no_grad():
-        out = model(x, segmentation=True)
-        f = model.trunk(x)[model.feature_layer]
-        torch.testing.assert_close(seg(f), out.seg_logits)
-        torch.testing.assert_close(hashing(f), out.logits)
-        assert hashing.latent(features)[0].shape == (2, 16)
+        torch.testing.assert_close(seg(model.trunk(x)[model.feature_layer]), model.segment(x))
     with pytest.raises(ValueError, match="segmentation head"):
         SegmentationPhase(SemanticHashNet(num_classes=3, baseline=True))
+
+
+@pytest.mark.parametrize(("baseline", "grid"), [(False, 1), (False, 2), (False, 3), (True, 1), (True, 4)])
+def test_the_hash_phase_on_pyramid_pools_is_the_network_on_full_maps(baseline, grid) -> None:
+    torch.manual_seed(0)
+    model = SemanticHashNet(num_classes=3, hidden=16, bits=16, pool_grid=grid, baseline=baseline).eval()
+    x = torch.rand(3, 3, 112, 112)  # a 14×14 map: bins of 3 overlap, as at 224 px
+    with torch.no_grad():
+        maps = model.trunk(x)[model.feature_layer]
+        phase = HashPhase(model, maps.shape[-2:])
+        r, logits = phase.latent(pyramid_pools(maps, pooled_grids(model)))
+        out = model(x)
+    assert phase.hash_head is model.hash_head and phase.psp is model.psp
+    assert pooled_grids(model) == ((grid,) if baseline else tuple(sorted({1, 2, 3, 4, grid})))
+    torch.testing.assert_close(logits, out.logits, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(r, out.hash_probs, atol=1e-5, rtol=1e-4)
+
+
+def test_the_hash_phase_trains_the_psp_branches_like_the_network() -> None:
+    """One training step on pools gives the PSP branches the gradients the full network gives them."""
+    torch.manual_seed(0)
+    model = SemanticHashNet(num_classes=3, hidden=16, bits=16, dropout=0.0).train()
+    maps = torch.rand(4, 512, 14, 14)
+    labels = torch.tensor([0, 1, 2, 0])
+    grads = []
+    for logits in (
+        HashPhase(model, (14, 14))(pyramid_pools(maps, pooled_grids(model))),
+        model.hash_head(model.psp(maps))[1],
+    ):
+        model.zero_grad()
+        torch.nn.functional.cross_entropy(logits, labels).backward()
+        grads.append(model.psp.branches[2].conv[0].weight.grad.clone())  # the 3×3-bin branch
+    assert grads[0].abs().sum() > 0
+    torch.testing.assert_close(grads[0], grads[1], atol=1e-6, rtol=1e-4)
 
 
 def test_codes_from_the_cache_are_the_networks_codes(tmp_path) -> None:
@@ -122,7 +152,7 @@ def test_codes_from_the_cache_are_the_networks_codes(tmp_path) -> None:
     split = cache_split(model, database, tmp_path, "db", size=32)
     with torch.no_grad():
         r = model(torch.stack([database[i][0] for i in range(len(database))])).hash_probs
-        cached_r = HashPhase(model).latent(split.features.float())[0]
+        cached_r = HashPhase(model, split.features.shape[-2:]).latent(pyramid_pools(split.features, (1, 2, 3, 4)))[0]
     torch.testing.assert_close(cached_r, r, atol=2e-3, rtol=0)  # the fp16 cache moves r by little
     sure = ((r - 0.5).abs() > 2e-3).numpy()  # bits that little cannot flip
     cached = np.unpackbits(cached_codes(model, split), axis=1, bitorder="little").astype(bool)

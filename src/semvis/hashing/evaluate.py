@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from semvis.hashing.metrics import (
     PRCurve,
@@ -20,6 +22,7 @@ from semvis.hashing.metrics import (
     precision_at_k,
     precision_recall_curve,
 )
+from semvis.viz import line_chart
 
 #: Cut-offs of the paper's tables.
 MAP_CUTOFFS = (10, 50)
@@ -38,6 +41,28 @@ class RetrievalScores:
     def summary(self) -> dict[str, float]:
         """Flat ``{"map@10": …, "p@10": …}`` for logs and JSON."""
         return {f"map@{k}": v for k, v in self.map_at.items()} | {f"p@{k}": v for k, v in self.precision_at.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data; :meth:`from_dict` reads it back."""
+        return {
+            "bits": self.bits,
+            "map_at": self.map_at,
+            "precision_at": self.precision_at,
+            "pr": {"radius": self.pr.radius.tolist(), "precision": self.pr.precision.tolist(),
+                   "recall": self.pr.recall.tolist()},
+            "per_class": self.per_class,
+        }  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RetrievalScores:
+        def by_cutoff(table: Mapping[str, Any]) -> dict[int, Any]:
+            return {int(k): v for k, v in table.items()}
+
+        pr = PRCurve(*(np.asarray(data["pr"][key]) for key in ("radius", "precision", "recall")))
+        return cls(
+            int(data["bits"]), by_cutoff(data["map_at"]), by_cutoff(data["precision_at"]), pr,
+            by_cutoff(data["per_class"]),
+        )  # fmt: skip
 
 
 def evaluate_retrieval(
@@ -69,6 +94,12 @@ def comparison_table(scores: Mapping[str, RetrievalScores]) -> str:
         summary = s.summary()
         lines.append(f"| {method} | {s.bits} | " + " | ".join(f"{summary[k]:.3f}" for k in keys) + " |")
     return "\n".join(lines)
+
+
+def pr_chart(scores: Mapping[str, RetrievalScores], title: str = "") -> Image.Image:
+    """Precision against recall over Hamming radii 0…bits, one line per method."""
+    series = {m: list(zip(s.pr.recall.tolist(), s.pr.precision.tolist(), strict=True)) for m, s in scores.items()}
+    return line_chart(series, "recall", "precision", title)
 
 
 def per_class_tables(scores: Mapping[str, RetrievalScores]) -> dict[int, str]:

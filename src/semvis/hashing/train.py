@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -35,7 +36,7 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, TensorDataset
 
 from semvis.atomic import atomic_path
 from semvis.data import ImageFolderDataset, SegmentationDataset, image_to_tensor
@@ -164,19 +165,61 @@ class SegmentationPhase(nn.Module):
         return self.seg_head(self.psp(features), (self.size, self.size))
 
 
-class HashPhase(nn.Module):
-    """Phase 2 on cached trunk maps: (PSP →) hash head; ``forward`` gives class logits."""
+def pooled_grids(model: SemanticHashNet) -> tuple[int, ...]:
+    """Grid sizes phase 2 needs of the trunk's map: the PSP bins and the FC6 input grid."""
+    bins = () if model.psp is None else model.psp.bins
+    return tuple(sorted({*bins, model.config["pool_grid"]}))
 
-    def __init__(self, model: SemanticHashNet) -> None:
+
+@torch.no_grad()  # not inference_mode: the pools are training data
+def pyramid_pools(features: torch.Tensor, grids: Sequence[int], chunk: int = 256) -> torch.Tensor:
+    """Average pools of each map to every ``g × g`` of ``grids``, flattened side by side: ``N × C × Σ g²``."""
+    out = []
+    for start in range(0, len(features), chunk):
+        f = features[start : start + chunk].float()
+        out.append(torch.cat([F.adaptive_avg_pool2d(f, g).flatten(2) for g in grids], dim=2))
+    return torch.cat(out)
+
+
+class HashPhase(nn.Module):
+    """Phase 2 on :func:`pyramid_pools` of the trunk's maps: exactly (PSP →) hash head, far cheaper.
+
+    With the trunk frozen, every PSP branch sees only ``pool_b(x)``, and FC6 only the average of
+    the PSP output over a ``g × g`` grid. Upsampling and average pooling are linear, so a
+    branch's share of that average is its ``b × b`` output times a fixed ``b² × g²`` matrix
+    (the pooled upsampling of each basis map). Phase 2 thus trains on 30 numbers per channel
+    instead of 784; ``forward`` gives class logits, :meth:`latent` also ``r``.
+    """
+
+    def __init__(self, model: SemanticHashNet, map_size: Sequence[int]) -> None:
         super().__init__()
         self.psp, self.hash_head = model.psp, model.hash_head
+        self.grids, self.grid = pooled_grids(model), model.config["pool_grid"]
+        for b in () if self.psp is None else self.psp.bins:
+            basis = torch.eye(b * b).reshape(b * b, 1, b, b)
+            up = F.interpolate(basis, size=tuple(map_size), mode="bilinear", align_corners=False)
+            self.register_buffer(f"spread{b}", F.adaptive_avg_pool2d(up, self.grid).flatten(1), persistent=False)
 
-    def latent(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _pool(self, pools: torch.Tensor, g: int) -> torch.Tensor:
+        start = sum(k * k for k in self.grids[: self.grids.index(g)])
+        return pools[:, :, start : start + g * g].unflatten(2, (g, g))
+
+    def latent(self, pools: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``r`` (the sigmoid latent layer) and the class logits."""
-        return self.hash_head(features if self.psp is None else self.psp(features))
+        parts = [self._pool(pools, self.grid)]
+        for branch in [] if self.psp is None else self.psp.branches:
+            y = branch.conv(self._pool(pools, branch.bins)).flatten(2)
+            spread = getattr(self, f"spread{branch.bins}")
+            parts.append((y @ spread).unflatten(2, (self.grid, self.grid)))
+        return self.hash_head(torch.cat(parts, dim=1))
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.latent(features)[1]
+    def forward(self, pools: torch.Tensor) -> torch.Tensor:
+        return self.latent(pools)[1]
+
+
+def pooled_split(model: SemanticHashNet, split: CachedSplit) -> TensorDataset:
+    """``(pyramid pools, label)`` of a cached split, the data of :class:`HashPhase`."""
+    return TensorDataset(pyramid_pools(split.features, pooled_grids(model)), split.labels.long())
 
 
 def _recipe(batch_size: int, samples: int, out_dir: str | Path, overrides: dict[str, Any]) -> TrainConfig:
@@ -207,14 +250,16 @@ def train_hash_phase(
 ) -> dict[str, float]:
     """Phase 2: (PSP →) FC layers → latent → classifier with cross-entropy (:data:`PAPER_RECIPE`, batch 96)."""
     cfg = _recipe(HASH_BATCH, len(train), out_dir, overrides)
-    return Trainer(HashPhase(model), classification_loss, train, cfg).fit()
+    phase = HashPhase(model, train.features.shape[-2:])
+    return Trainer(phase, classification_loss, pooled_split(model, train), cfg).fit()
 
 
 @torch.inference_mode()
 def cached_codes(model: SemanticHashNet, split: CachedSplit, batch_size: int = 256) -> np.ndarray:
     """Packed eq. 2 codes of every cached map (the network in eval mode)."""
-    phase = HashPhase(model).eval()
-    r = [phase.latent(split.features[i : i + batch_size].float())[0] for i in range(0, len(split), batch_size)]
+    phase = HashPhase(model, split.features.shape[-2:]).eval()
+    pools = pooled_split(model, split).tensors[0]
+    r = [phase.latent(pools[i : i + batch_size])[0] for i in range(0, len(pools), batch_size)]
     return pack_codes(binarize(torch.cat(r).numpy()))
 
 
@@ -317,7 +362,13 @@ def train_semantic_hashing(
         database.classes,
     )
     weights = save_hashnet(model.eval(), out_dir / "model.safetensors", backbone_weights=entry)
-    summary = {"bits": bits, "baseline": segmentation_root is None, **scores.summary(), "segmentation": seg_results}
+    report = {
+        "baseline": segmentation_root is None,
+        "summary": scores.summary(),
+        "scores": scores.to_dict(),
+        "segmentation_phase": seg_results,
+        "hash_phase": hash_results,
+    }
     with atomic_path(out_dir / "retrieval.json") as tmp:
-        tmp.write_text(json.dumps(summary | {"hash_phase": hash_results}, indent=2))
+        tmp.write_text(json.dumps(report, indent=1))
     return HashTrainingResult(weights, scores, seg_results, hash_results)
