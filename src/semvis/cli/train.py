@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_segment(tasks)
     register_colorize(tasks)
     register_hash(tasks)
+    register_video(tasks)
 
 
 def report(results: dict[str, object]) -> int:
@@ -272,3 +273,35 @@ def run_hash(args: argparse.Namespace) -> int:
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
     print(f"wrote {result.weights}")
     return 0
+
+
+def register_video(tasks: argparse._SubParsersAction) -> None:
+    video = tasks.add_parser("video", help="Deep Feature Flow's N on DAVIS foreground masks (frozen VGG-19)")
+    video.add_argument("--data", type=Path, required=True, help="DAVIS root: <sequence>/frames, <sequence>/masks")
+    video.add_argument("--test", nargs="+", help="sequences held out (default: every third in name order)")
+    video.add_argument("--scale", type=float, default=0.5, help="frame scale (default 0.5: 427×240 for DAVIS)")
+    video.add_argument("--epochs", type=int, default=10)
+    video.add_argument("--batch-size", type=int, default=4)
+    video.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9; ×0.1 after 70 %% of the epochs")
+    video.add_argument("--out", type=Path, default=Path("runs/dff-davis"))
+    video.add_argument("--seed", type=int, default=0)
+    video.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    video.set_defaults(func=run_video_training)
+
+
+def run_video_training(args: argparse.Namespace) -> int:
+    from semvis.video.train import train_frame_network
+
+    _, results = train_frame_network(
+        args.data,
+        args.out,
+        args.scale,
+        args.epochs,
+        args.batch_size,
+        args.test,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    print(f"wrote {args.out / 'model.safetensors'}")
+    return report(results)

@@ -1,0 +1,155 @@
+"""Training N of Deep Feature Flow on DAVIS foreground/background, with the backbone frozen.
+
+The "Frame" network of Table 3: N_feat (:class:`~semvis.video.dff.FeatureNetwork`: the
+dilated VGG-19 at stride 16 and the new 3×3 dilation-6 convolution to 1024 channels) and N_task
+(a 1×1 convolution to the 2 score maps: background, foreground), trained per frame. On the CPU the
+ImageNet backbone stays frozen: its ``relu5_4`` maps are computed once per frame
+(:func:`~semvis.train.cache.cache_features`) and the new convolution and N_task train on them.
+That deviation (the paper fine-tunes everything) is named in docs/video.md.
+
+Split by sequence (:func:`davis_split`): by default every third sequence in name order is a test
+sequence (``car-roundabout`` and ``horsejump-high`` of the eight shared ones).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import Dataset
+
+from semvis.data import image_to_tensor, load_image, load_label
+from semvis.data.video import FrameFolder
+from semvis.errors import DataError
+from semvis.segment.train import segmentation_loss
+from semvis.train import TrainConfig, Trainer
+from semvis.train.cache import cache_features
+from semvis.video.dff import DeepFeatureFlow, build_dff
+
+#: DAVIS masks: 0 background, 255 foreground → classes 0 and 1.
+CLASSES = ("background", "foreground")
+#: DFF §5's optimiser (lr 1e-3 for the first 70 % of the iterations, then 1e-4), momentum 0.9.
+RECIPE: dict[str, Any] = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "scheduler": "step", "gamma": 0.1}
+
+
+def davis_split(root: str | Path, test: Sequence[str] | None = None) -> tuple[list[Path], list[Path]]:
+    """``(train, test)`` sequence folders of a DAVIS root (``<seq>/frames``, ``<seq>/masks``).
+
+    ``test`` names the test sequences; by default every third in name order (the 3rd, 6th, …).
+    """
+    root = Path(root)
+    sequences = sorted(p for p in root.iterdir() if (p / "frames").is_dir()) if root.is_dir() else []
+    if not sequences:
+        raise DataError(f"{root}: no DAVIS sequences (folders with frames/ and masks/)")
+    names = [p.name for p in sequences]
+    chosen = set(names[2::3] if test is None else test)
+    unknown = chosen - set(names)
+    if unknown:
+        raise DataError(f"{root}: no sequence {sorted(unknown)[0]!r} (have {', '.join(names)})")
+    return [p for p in sequences if p.name not in chosen], [p for p in sequences if p.name in chosen]
+
+
+def resize_frame(image: Image.Image, scale: float) -> Image.Image:
+    return image if scale == 1 else image.resize((round(image.width * scale), round(image.height * scale)))
+
+
+class DavisFrames(Dataset):
+    """Every frame of some DAVIS sequences at ``scale``: ``(RGB 3×H×W in [0, 1], mask H×W of 0/1)``."""
+
+    def __init__(self, sequences: Sequence[Path], scale: float = 0.5) -> None:
+        self.scale = scale
+        self.items: list[tuple[Path, Path]] = []
+        for seq in sequences:
+            for frame in FrameFolder(seq / "frames").files:
+                mask = seq / "masks" / f"{frame.stem}.png"
+                if not mask.is_file():
+                    raise DataError(f"{frame}: frame has no mask (expected {mask})")
+                self.items.append((frame, mask))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        frame_path, mask_path = self.items[index]
+        frame = resize_frame(load_image(frame_path), self.scale)
+        mask = Image.fromarray(load_label(mask_path)).resize(frame.size, Image.Resampling.NEAREST)
+        return image_to_tensor(frame), torch.from_numpy(np.asarray(mask) > 127).long()
+
+
+class FrameHead(nn.Module):
+    """The trainable part of N on cached backbone maps: the 3×3 dilation-6 conv + ReLU, then N_task
+    with its logits upsampled to the frame size ``size``, as Algorithm 1 does at inference."""
+
+    def __init__(self, model: DeepFeatureFlow, size: Sequence[int]) -> None:
+        super().__init__()
+        self.conv, self.relu, self.task = model.features.conv, model.features.relu, model.task
+        self.size = tuple(size)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.task(self.relu(self.conv(maps)), self.size)
+
+
+def _backbone_maps(model: DeepFeatureFlow, frame: torch.Tensor) -> torch.Tensor:
+    features = model.features.eval()
+    return features.backbone(frame)[features.layer]
+
+
+def train_frame_network(
+    data_root: str | Path,
+    out_dir: str | Path,
+    scale: float = 0.5,
+    epochs: int = 10,
+    batch_size: int = 4,
+    test: Sequence[str] | None = None,
+    **overrides: Any,
+) -> tuple[DeepFeatureFlow, dict[str, float]]:
+    """Train N (frozen VGG-19, new conv + N_task) on the training sequences; save ``out_dir/model.safetensors``."""
+    from semvis.weights import default_weights
+
+    entry = default_weights("vgg19").name
+    train_sequences, _ = davis_split(data_root, test)
+    model = build_dff(len(CLASSES), "vgg19", flownet=None, pretrained=entry)
+    out_dir = Path(out_dir)
+    tag = f"vgg19-os16-x{scale:g}-" + "-".join(p.name for p in train_sequences)
+    cache = cache_features(
+        partial(_backbone_maps, model), DavisFrames(train_sequences, scale), out_dir / f"features-{tag}.safetensors"
+    )
+    head = FrameHead(model, cache.labels.shape[-2:])
+    step = max(1, round(0.7 * epochs))
+    cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "step_size": step, "out_dir": out_dir}
+                         | overrides))  # fmt: skip
+    results = Trainer(head, partial(segmentation_loss, ignore_index=255), cache, cfg).fit()
+    save_dff(model, out_dir / "model.safetensors", entry, {"train_sequences": [p.name for p in train_sequences]})
+    return model, results
+
+
+META_KEY = "semvis.dff"
+
+
+def save_dff(model: DeepFeatureFlow, path: str | Path, backbone_weights: str, notes: dict[str, Any]) -> Path:
+    """N of a segmentation DFF without its backbone (named by registry entry): conv + N_task, fp16."""
+    from semvis.weights import save_safetensors
+
+    description = {"classes": list(CLASSES), "backbone_weights": backbone_weights, **notes}
+    return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix="features.backbone.")
+
+
+def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, tuple[str, ...]]:
+    """A DFF model (no flow network) from :func:`save_dff`'s file, backbone from the registry; eval mode."""
+    from semvis.weights import load_state, read_config_header, read_state
+
+    description = read_config_header(path, META_KEY, "Deep Feature Flow")
+    classes = tuple(description["classes"])
+    model = build_dff(len(classes), "vgg19", flownet=None, pretrained=description["backbone_weights"])
+    state, _ = read_state(Path(path))
+    own = model.state_dict()
+    state = {k: v for k, v in own.items() if k.startswith("features.backbone.")} | state
+    load_state(model, state, str(path))
+    return model.eval(), classes

@@ -1,0 +1,82 @@
+"""Training N on DAVIS-style foreground masks: split, frames, the frozen-backbone recipe, its file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import needs_weights, run_cli
+from PIL import Image
+from safetensors import safe_open
+
+from semvis.errors import DataError
+from semvis.video.train import DavisFrames, davis_split, load_dff, train_frame_network
+
+
+def davis_like(root: Path, names: tuple[str, ...] = ("a", "b", "c"), frames: int = 2) -> Path:
+    """Sequences of 64×48 frames: a bright square (foreground) moving over dark noise."""
+    rng = np.random.default_rng(0)
+    for s, name in enumerate(names):
+        (root / name / "frames").mkdir(parents=True)
+        (root / name / "masks").mkdir()
+        for i in range(frames):
+            image = rng.integers(0, 60, (48, 64, 3), dtype=np.uint8)
+            mask = np.zeros((48, 64), np.uint8)
+            x = 8 + 6 * i + 4 * s
+            image[12:36, x : x + 24] = 230
+            mask[12:36, x : x + 24] = 255
+            Image.fromarray(image).save(root / name / "frames" / f"{i:05d}.jpg", quality=95)
+            Image.fromarray(mask).save(root / name / "masks" / f"{i:05d}.png")
+    return root
+
+
+def test_every_third_sequence_is_a_test_sequence_by_default(tmp_path) -> None:
+    root = davis_like(tmp_path / "davis", names=("a", "b", "c", "d", "e", "f", "g"), frames=1)
+    train, test = davis_split(root)
+    assert [p.name for p in test] == ["c", "f"] and [p.name for p in train] == ["a", "b", "d", "e", "g"]
+    assert [p.name for p in davis_split(root, ["a"])[1]] == ["a"]
+    with pytest.raises(DataError, match="no sequence 'zebra'"):
+        davis_split(root, ["zebra"])
+    with pytest.raises(DataError, match="no DAVIS sequences"):
+        davis_split(tmp_path / "nowhere")
+
+
+def test_frames_come_with_binary_masks_at_scale(tmp_path) -> None:
+    root = davis_like(tmp_path / "davis")
+    frames = DavisFrames([root / "a", root / "b"], scale=0.5)
+    assert len(frames) == 4
+    image, mask = frames[1]
+    assert image.shape == (3, 24, 32) and mask.shape == (24, 32)
+    assert set(mask.unique().tolist()) == {0, 1} and mask.sum() == 12 * 12
+    (root / "a" / "masks" / "00001.png").unlink()
+    with pytest.raises(DataError, match=r"00001\.jpg: frame has no mask"):
+        DavisFrames([root / "a"])
+
+
+@needs_weights
+def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(tmp_path) -> None:
+    root = davis_like(tmp_path / "davis", frames=3)
+    model, results = train_frame_network(
+        root, tmp_path / "run", scale=1.0, epochs=30, batch_size=2, test=["c"], lr=0.01, log_every=1000
+    )
+    assert results["epoch"] == 30 and results["train_loss"] < 0.3
+    path = tmp_path / "run" / "model.safetensors"
+    with safe_open(str(path), framework="pt") as handle:
+        assert not any(k.startswith("features.backbone.") for k in handle.keys())
+    assert path.stat().st_size < 10_000_000  # conv (4.7 M weights, fp16) + N_task; no VGG
+    loaded, classes = load_dff(path)
+    assert classes == ("background", "foreground")
+    frame, mask = DavisFrames([root / "c"], scale=1.0)[0]  # a test sequence, never trained on
+    with torch.no_grad():
+        labels = loaded.classify(loaded.features(frame[None]), frame.shape[-2:]).argmax(1)[0]
+        expected = model.eval().classify(model.features(frame[None]), frame.shape[-2:]).argmax(1)[0]
+    assert (labels == expected).float().mean() > 0.99  # fp16 file: a few border pixels may flip
+    iou = ((labels == 1) & (mask == 1)).sum() / ((labels == 1) | (mask == 1)).sum()
+    assert iou > 0.5
+
+
+def test_the_cli_names_a_folder_without_sequences(capsys, tmp_path) -> None:
+    code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
+    assert code == 1 and f"{tmp_path}: no DAVIS sequences" in err
