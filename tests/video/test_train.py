@@ -79,4 +79,4 @@ def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(
 
 def test_the_cli_names_a_folder_without_sequences(capsys, tmp_path) -> None:
     code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
-    assert code == 1 and f"{tmp_path}: no DAVIS sequences" in err
+    assert code == 2 and f"{tmp_path}: no DAVIS sequences" in err
