@@ -235,6 +235,7 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--bits", type=int, default=48, choices=CODE_LENGTHS)
     hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
     hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
+    hashing.add_argument("--no-input-norm", action="store_true", help="ablation: no BatchNorm on FC6's input")
     hashing.add_argument("--epochs", type=int, default=30, help="phase 2 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9 (paper: 1e-3)")
@@ -263,6 +264,7 @@ def run_hash(args: argparse.Namespace) -> int:
         args.pool_grid,
         args.hidden,
         args.queries_per_class,
+        input_norm=not args.no_input_norm,
         segmentation_overrides={"epochs": args.segment_epochs, "step_size": max(1, round(args.segment_epochs * 2 / 3))},
         epochs=args.epochs,
         step_size=step,

@@ -316,6 +316,7 @@ def train_semantic_hashing(
     hidden: int = 4096,
     queries_per_class: int = 10,
     input_size: int = INPUT_SIZE,
+    input_norm: bool = True,
     segmentation_overrides: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> HashTrainingResult:
@@ -344,6 +345,7 @@ def train_semantic_hashing(
         pool_grid=pool_grid,
         hidden=hidden,
         baseline=segmentation_root is None,
+        input_norm=input_norm,
     )
     seg_results = None
     if segmentation_root is not None:
