@@ -41,7 +41,8 @@ from semvis.video import (
     run_video,
     zero_flow,
 )
-from semvis.video.train import DavisFrames, davis_split, load_dff
+from semvis.video.files import load_dff
+from semvis.video.train import DavisFrames, davis_split
 from semvis.viz import line_chart
 
 DATA = Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

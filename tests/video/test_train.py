@@ -11,8 +11,9 @@ from helpers import needs_weights, run_cli
 from PIL import Image
 from safetensors import safe_open
 
-from semvis.errors import DataError
-from semvis.video.train import DavisFrames, davis_split, load_dff, train_frame_network
+from semvis.errors import DataError, WeightsError
+from semvis.video.files import load_video_model
+from semvis.video.train import DavisFrames, davis_split, train_frame_network
 
 
 def davis_like(root: Path, names: tuple[str, ...] = ("a", "b", "c"), frames: int = 2) -> Path:
@@ -66,8 +67,8 @@ def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(
     with safe_open(str(path), framework="pt") as handle:
         assert not any(k.startswith("features.backbone.") for k in handle.keys())
     assert path.stat().st_size < 10_000_000  # conv (4.7 M weights, fp16) + N_task; no VGG
-    loaded, classes = load_dff(path)
-    assert classes == ("background", "foreground")
+    loaded, labels = load_video_model(path)
+    assert labels.classes == ("background", "foreground") and labels.colors[1] == (255, 80, 40)
     frame, mask = DavisFrames([root / "c"], scale=1.0)[0]  # a test sequence, never trained on
     with torch.no_grad():
         labels = loaded.classify(loaded.features(frame[None]), frame.shape[-2:]).argmax(1)[0]
@@ -80,3 +81,10 @@ def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(
 def test_the_cli_names_a_folder_without_sequences(capsys, tmp_path) -> None:
     code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
     assert code == 2 and f"{tmp_path}: no DAVIS sequences" in err
+
+
+def test_a_file_that_is_neither_dff_nor_segmenter_is_refused(tmp_path) -> None:
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(b"junk")
+    with pytest.raises(WeightsError, match=r"x\.safetensors: not a readable safetensors file"):
+        load_video_model(path)

@@ -25,10 +25,10 @@ from semvis.cli import console
 from semvis.cli.stylize_video import DEFAULT_FPS, VIDEO_SUFFIXES
 from semvis.data.images import save_image
 from semvis.data.video import VideoWriter, open_frames
-from semvis.errors import DataError, SemvisError, WeightsError
+from semvis.errors import DataError, SemvisError
 from semvis.flow.dis import PRESETS
 from semvis.progress import progress_bar
-from semvis.segment import label_image, load_segmenter
+from semvis.segment import label_image
 from semvis.video import (
     AdaptiveSchedule,
     Complexity,
@@ -39,10 +39,10 @@ from semvis.video import (
     meta_copy,
     overlay_frame,
     run_video,
-    segmenter_dff,
     speedup,
     zero_flow,
 )
+from semvis.video.files import load_video_model
 from semvis.video.schedule import DEFAULT_INTERVAL
 
 FLOWS = {"dis": "DIS optical flow (OpenCV), the paper's SFF", "zero": "features copied from the key frame"}
@@ -60,7 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, help="video file (PyAV) or folder of numbered frames")
     parser.add_argument("-o", "--output", type=Path, required=True, help="overlay video (.mp4, .mov, .mkv…)")
     parser.add_argument(
-        "--weights", type=Path, help="segmenter from `semvis train segment` (default: the bundled gray CamVid PSPNet)"
+        "--weights",
+        type=Path,
+        help="N: a segmenter (semvis train segment) or DFF file (semvis train video); default: the bundled one",
     )
     parser.add_argument("--flow", choices=FLOWS, default="dis", help="; ".join(f"{k}: {v}" for k, v in FLOWS.items()))
     parser.add_argument("--flow-preset", choices=PRESETS, default="medium", help="DIS preset (default medium)")
@@ -136,11 +138,7 @@ def run(args: argparse.Namespace) -> int:
         from semvis.bundled import SEGMENTER, bundled_model
 
         args.weights = bundled_model(SEGMENTER)
-    segmenter, classes = load_segmenter(args.weights)
-    try:
-        model = segmenter_dff(segmenter)
-    except TypeError as exc:
-        raise WeightsError(f"{args.weights}: {exc}") from None
+    model, classes = load_video_model(args.weights)
     if args.adaptive:
         schedule = AdaptiveSchedule(args.threshold, args.adaptive, max_interval=args.key_interval)
     else:

@@ -13,7 +13,6 @@ sequence (``car-roundabout`` and ``horsejump-high`` of the eight shared ones).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -28,13 +27,15 @@ from torch.utils.data import Dataset
 from semvis.data import image_to_tensor, load_image, load_label
 from semvis.data.video import FrameFolder
 from semvis.errors import DataError
+from semvis.segment.models import LabelSpec
 from semvis.segment.train import segmentation_loss
 from semvis.train import TrainConfig, Trainer
 from semvis.train.cache import cache_features
 from semvis.video.dff import DeepFeatureFlow, build_dff
+from semvis.video.files import save_dff
 
 #: DAVIS masks: 0 background, 255 foreground → classes 0 and 1.
-CLASSES = ("background", "foreground")
+DAVIS_LABELS = LabelSpec(("background", "foreground"), ((0, 0, 0), (255, 80, 40)))
 #: DFF §5's optimiser (lr 1e-3 for the first 70 % of the iterations, then 1e-4), momentum 0.9.
 RECIPE: dict[str, Any] = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "scheduler": "step", "gamma": 0.1}
 
@@ -115,7 +116,7 @@ def train_frame_network(
 
     entry = default_weights("vgg19").name
     train_sequences, _ = davis_split(data_root, test)
-    model = build_dff(len(CLASSES), "vgg19", flownet=None, pretrained=entry)
+    model = build_dff(len(DAVIS_LABELS.classes), "vgg19", flownet=None, pretrained=entry)
     out_dir = Path(out_dir)
     tag = f"vgg19-os16-x{scale:g}-" + "-".join(p.name for p in train_sequences)
     cache = cache_features(
@@ -126,30 +127,6 @@ def train_frame_network(
     cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "step_size": step, "out_dir": out_dir}
                          | overrides))  # fmt: skip
     results = Trainer(head, partial(segmentation_loss, ignore_index=255), cache, cfg).fit()
-    save_dff(model, out_dir / "model.safetensors", entry, {"train_sequences": [p.name for p in train_sequences]})
+    notes = {"train_sequences": [p.name for p in train_sequences], "scale": scale}
+    save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
-
-
-META_KEY = "semvis.dff"
-
-
-def save_dff(model: DeepFeatureFlow, path: str | Path, backbone_weights: str, notes: dict[str, Any]) -> Path:
-    """N of a segmentation DFF without its backbone (named by registry entry): conv + N_task, fp16."""
-    from semvis.weights import save_safetensors
-
-    description = {"classes": list(CLASSES), "backbone_weights": backbone_weights, **notes}
-    return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix="features.backbone.")
-
-
-def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, tuple[str, ...]]:
-    """A DFF model (no flow network) from :func:`save_dff`'s file, backbone from the registry; eval mode."""
-    from semvis.weights import load_state, read_config_header, read_state
-
-    description = read_config_header(path, META_KEY, "Deep Feature Flow")
-    classes = tuple(description["classes"])
-    model = build_dff(len(classes), "vgg19", flownet=None, pretrained=description["backbone_weights"])
-    state, _ = read_state(Path(path))
-    own = model.state_dict()
-    state = {k: v for k, v in own.items() if k.startswith("features.backbone.")} | state
-    load_state(model, state, str(path))
-    return model.eval(), classes
