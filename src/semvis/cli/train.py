@@ -238,7 +238,8 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--no-input-norm", action="store_true", help="ablation: no BatchNorm on FC6's input")
     hashing.add_argument("--epochs", type=int, default=30, help="phase 2 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
-    hashing.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9 (paper: 1e-3)")
+    hashing.add_argument("--lr", type=float, default=1e-3, help="phase 2, SGD momentum 0.9 (paper: 1e-3)")
+    hashing.add_argument("--segment-lr", type=float, default=1e-3, help="phase 1, SGD momentum 0.9 (paper: 1e-3)")
     hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
     hashing.add_argument("--cache", type=Path, help="feature caches and phase-1 result (default: --out)")
     hashing.add_argument("--out", type=Path, default=Path("runs/hash"))
@@ -265,7 +266,11 @@ def run_hash(args: argparse.Namespace) -> int:
         args.hidden,
         args.queries_per_class,
         input_norm=not args.no_input_norm,
-        segmentation_overrides={"epochs": args.segment_epochs, "step_size": max(1, round(args.segment_epochs * 2 / 3))},
+        segmentation_overrides={
+            "epochs": args.segment_epochs,
+            "step_size": max(1, round(args.segment_epochs * 2 / 3)),
+            "lr": args.segment_lr,
+        },
         epochs=args.epochs,
         step_size=step,
         lr=args.lr,

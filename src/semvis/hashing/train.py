@@ -274,16 +274,20 @@ class HashTrainingResult:
     hashing: dict[str, float]
 
 
-def _segmentation_phase_file(cache_dir: Path, model: SemanticHashNet, seg_root: Path, size: int) -> Path:
+def _segmentation_phase_file(
+    cache_dir: Path, model: SemanticHashNet, seg_root: Path, size: int, overrides: dict[str, Any]
+) -> Path:
     bins = "".join(str(b) for b in model.config["psp_bins"])
-    return cache_dir / f"phase1-{cache_tag(model, size)}-psp{bins}-{seg_root.name}.safetensors"
+    recipe = PAPER_RECIPE | overrides
+    name = f"phase1-{cache_tag(model, size)}-psp{bins}-{seg_root.name}-lr{recipe['lr']:g}-e{recipe['epochs']}"
+    return cache_dir / f"{name}.safetensors"
 
 
 def _run_segmentation_phase(
     model: SemanticHashNet, seg_root: Path, cache_dir: Path, size: int, **overrides: Any
 ) -> dict[str, float] | None:
     """Phase 1, or its saved result when ``cache_dir`` has one for this trunk, PSP and dataset."""
-    path = _segmentation_phase_file(cache_dir, model, seg_root, size)
+    path = _segmentation_phase_file(cache_dir, model, seg_root, size, overrides)
     phase = SegmentationPhase(model, size)
     if path.is_file():
         log.info("phase 1: reusing %s", path)
@@ -297,7 +301,7 @@ def _run_segmentation_phase(
         val_set = SquareCrops(SegmentationDataset(seg_root, "val"), size)
         val = cache_split(model, val_set, cache_dir, f"{seg_root.name}-val", size)
     results = train_segmentation_phase(
-        model, train, val, len(labels.classes), labels.ignore_index, cache_dir / "phase1", **overrides
+        model, train, val, len(labels.classes), labels.ignore_index, path.with_suffix(""), **overrides
     )
     with atomic_path(path) as tmp:
         state = {k: v.contiguous() for k, v in phase.state_dict().items()}
