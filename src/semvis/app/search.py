@@ -28,11 +28,12 @@ from semvis.app.uploads import Body, binary_body, decode_photo
 from semvis.data import load_image
 from semvis.errors import ImageError
 from semvis.hashing import HashCodes, HashIndex, SearchHit, encoder_for, square_crop
+from semvis.hashing.sheet import THUMB
 
 #: Most results one search may ask for.
 MAX_K = 100
 #: Side of the square thumbnails, in pixels.
-THUMB_SIZE = 160
+THUMB_SIZE = THUMB
 NO_INDEX = "no index loaded: start semvis serve --index INDEX to search"
 
 R = TypeVar("R")

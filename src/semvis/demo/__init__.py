@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-SHOWCASES = ("features", "colorize", "video", "style")
+SHOWCASES = ("features", "colorize", "video", "search", "style")
 
 
 def showcase(name: str) -> ModuleType:
