@@ -45,7 +45,7 @@ def main() -> None:
     with atomic_path(args.output) as tmp:
         tmp.write_text(text)
     with atomic_path(args.chart) as tmp:
-        pr_chart(runs, "Caltech-101 query set: precision–recall over Hamming radius").save(tmp, format="PNG")
+        pr_chart(runs, "Caltech-101 query set: precision vs recall over Hamming radius 0 ... bits").save(tmp, format="PNG")
 
 
 if __name__ == "__main__":
