@@ -44,8 +44,9 @@ def main() -> None:
     print(text)
     with atomic_path(args.output) as tmp:
         tmp.write_text(text)
+    chart = pr_chart(runs, "Caltech-101 query set: precision vs recall over Hamming radius 0 ... bits")
     with atomic_path(args.chart) as tmp:
-        pr_chart(runs, "Caltech-101 query set: precision vs recall over Hamming radius 0 ... bits").save(tmp, format="PNG")
+        chart.save(tmp, format="PNG")
 
 
 if __name__ == "__main__":
