@@ -43,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     register_colorize(tasks)
     register_hash(tasks)
     register_video(tasks)
+    register_flow(tasks)
 
 
 def report(results: dict[str, object]) -> int:
@@ -306,6 +307,40 @@ def run_video_training(args: argparse.Namespace) -> int:
         args.epochs,
         args.batch_size,
         args.test,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    print(f"wrote {args.out / 'model.safetensors'}")
+    return report(results)
+
+
+def register_flow(tasks: argparse._SubParsersAction) -> None:
+    flow = tasks.add_parser("flow", help="pre-train a DFF flow network on Flying-Chairs-style pairs made from photos")
+    flow.add_argument("--photos", type=Path, required=True, help="folder of photos (backgrounds and objects)")
+    flow.add_argument("--net", default="simple", choices=("simple", "half", "inception"))
+    flow.add_argument("--size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"), help="pair size")
+    flow.add_argument("--pairs", type=int, default=4000, help="synthetic pairs per epoch (fixed, reproducible)")
+    flow.add_argument("--epochs", type=int, default=10)
+    flow.add_argument("--batch-size", type=int, default=8)
+    flow.add_argument("--lr", type=float, default=1e-4, help="Adam (FlowNet: 1e-4)")
+    flow.add_argument("--out", type=Path, default=Path("runs/flownet"))
+    flow.add_argument("--seed", type=int, default=0)
+    flow.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    flow.set_defaults(func=run_flow_training)
+
+
+def run_flow_training(args: argparse.Namespace) -> int:
+    from semvis.video.flow_train import train_flownet
+
+    _, results = train_flownet(
+        args.photos,
+        args.out,
+        args.net,
+        tuple(args.size),
+        args.pairs,
+        args.epochs,
+        args.batch_size,
         lr=args.lr,
         seed=args.seed,
         resume=args.resume,

@@ -1,0 +1,95 @@
+"""Pre-training the flow networks F on Flying-Chairs-style pairs, and using them as flow functions.
+
+DFF starts F from FlowNet weights trained on Flying Chairs (§5). Those pairs are made here from
+ordinary photos (:class:`~semvis.video.chairs.SyntheticPairs`). The loss is the end-point error
+between F's flow (stride 8 of the frame, vectors in pixels of that grid) and the exact flow
+resized to that grid (:func:`~semvis.video.flownet.resize_flow`): FlowNetS' multi-scale loss is not
+used, as the decoder's coarser predictions are internal to :class:`~semvis.video.flownet.FlowNet`.
+Optimiser: Adam (β = 0.9, 0.999) at 1e-4, as FlowNet (Dosovitskiy et al. 2015).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semvis.data import image_to_tensor
+from semvis.train import TrainConfig, Trainer
+from semvis.video.chairs import SyntheticPairs
+from semvis.video.flownet import FlowEstimate, FlowNet, build_flownet, resize_flow
+
+#: Header key of a saved flow network's description.
+META_KEY = "semvis.flownet"
+#: FlowNet's optimiser: Adam with torch's default β = (0.9, 0.999), lr 1e-4.
+RECIPE: dict[str, Any] = {"optimizer": "adam", "lr": 1e-4}
+
+
+def flow_loss(model: nn.Module, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``loss_fn`` for the Trainer: mean EPE of ``model(frame1, frame2)`` against the resized true flow."""
+    frame1, frame2, flow = batch
+    estimate = model(frame1, frame2)
+    epe = (estimate.flow - resize_flow(flow, estimate.flow.shape[-2:])).norm(dim=1).mean()
+    return epe, {"epe": epe.detach()}
+
+
+def train_flownet(
+    photos: str | Path,
+    out_dir: str | Path,
+    name: str = "simple",
+    size: tuple[int, int] = (192, 256),
+    pairs: int = 4000,
+    epochs: int = 10,
+    batch_size: int = 8,
+    **overrides: Any,
+) -> tuple[FlowNet, dict[str, float]]:
+    """Train ``build_flownet(name)`` on ``pairs`` synthetic pairs of ``size`` (H, W) from ``photos``.
+
+    Saves ``out_dir/model.safetensors``; returns the model and the last metrics row.
+    """
+    model = build_flownet(name)
+    data = SyntheticPairs(photos, size, pairs)
+    cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "out_dir": Path(out_dir)} | overrides))
+    results = Trainer(model, flow_loss, data, cfg).fit()
+    save_flownet(model, Path(out_dir) / "model.safetensors", name, {"pairs": pairs, "size": list(size)})
+    return model, results
+
+
+def save_flownet(model: FlowNet, path: str | Path, name: str, notes: dict[str, Any]) -> Path:
+    """The flow network (fp16) with its name and training notes in the header."""
+    from semvis.weights import save_safetensors
+
+    description = {"name": name, "scale_channels": model.scale_channels, "notes": notes}
+    return save_safetensors(model, path, {META_KEY: json.dumps(description)})
+
+
+def load_flownet(path: str | Path) -> FlowNet:
+    """A flow network saved by :func:`save_flownet`, in eval mode."""
+    from semvis.weights import load_state, read_config_header, read_state
+
+    description = read_config_header(path, META_KEY, "flow network")
+    model = build_flownet(description["name"], description["scale_channels"])
+    state, _ = read_state(Path(path))
+    load_state(model, state, str(path))
+    return model.eval()
+
+
+class FlowNetFlow:
+    """A trained F as a flow function (``flow(current, key)``) for :func:`~semvis.video.run_video` or a benchmark."""
+
+    def __init__(self, model: FlowNet) -> None:
+        self.model = model.eval()
+
+    def __call__(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
+        with torch.inference_mode():
+            return self.model(current, key)
+
+    def dense(self, frame1: np.ndarray, frame2: np.ndarray) -> np.ndarray:
+        """Flow from ``frame1`` to ``frame2`` (RGB uint8 H×W×3) at full resolution, H×W×2 (as ``dis_flow``)."""
+        estimate = self(image_to_tensor(frame1)[None], image_to_tensor(frame2)[None])
+        return resize_flow(estimate.flow, frame1.shape[:2])[0].permute(1, 2, 0).numpy()

@@ -1,0 +1,68 @@
+"""Flow-network pre-training on synthetic pairs: the EPE loss, a run that learns, the saved file as a flow function."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from semvis.video import FlowEstimate
+from semvis.video.flow_train import FlowNetFlow, flow_loss, load_flownet, train_flownet
+
+
+class _Constant(torch.nn.Module):
+    """A flow 'network' predicting one learnable vector everywhere at stride 8."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vector = torch.nn.Parameter(torch.zeros(2))
+
+    def forward(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
+        b, _, h, w = current.shape
+        return FlowEstimate(self.vector[None, :, None, None].expand(b, 2, h // 8, w // 8), None)
+
+
+def test_the_loss_is_the_epe_on_the_flows_grid() -> None:
+    model = _Constant()
+    with torch.no_grad():
+        model.vector.copy_(torch.tensor([1.0, 0.0]))
+    frames = torch.rand(2, 3, 32, 32)
+    true = torch.zeros(2, 2, 32, 32)
+    true[:, 1] = 32.0  # 32 frame pixels down = 4 pixels of the stride-8 grid
+    loss, logs = flow_loss(model, (frames, frames, true))
+    torch.testing.assert_close(loss, torch.tensor(17.0).sqrt())  # |(1, 0) − (0, 4)|
+    assert logs["epe"] == loss
+
+
+def _photos(folder, n: int = 3):
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        blocks = rng.integers(0, 255, (6, 8, 3), dtype=np.uint8)
+        Image.fromarray(blocks).resize((96, 72), Image.Resampling.BICUBIC).save(folder / f"{i}.png")
+    return folder
+
+
+def test_half_flownet_learns_synthetic_pairs_and_serves_as_a_flow_function(tmp_path) -> None:
+    torch.manual_seed(0)
+    photos = _photos(tmp_path / "photos")
+    model, results = train_flownet(
+        photos, tmp_path / "run", "half", size=(48, 64), pairs=8, epochs=6, batch_size=4, lr=1e-3, log_every=1000
+    )
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    first, last = (float(r.split(",")[rows[0].split(",").index("train_epe")]) for r in (rows[1], rows[-1]))
+    assert last < first  # it learns
+    loaded = load_flownet(tmp_path / "run" / "model.safetensors")
+    frame1 = np.array(Image.open(photos / "0.png").convert("RGB"))[:48, :64]
+    flow = FlowNetFlow(loaded).dense(frame1, frame1)
+    assert flow.shape == (48, 64, 2) and np.isfinite(flow).all()
+    with torch.no_grad():
+        x = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
+        expected = model.eval()(x, x).flow
+        torch.testing.assert_close(FlowNetFlow(loaded)(x, x).flow, expected, atol=0.05, rtol=0.05)  # fp16 file
+
+
+def test_an_unknown_network_is_refused(tmp_path) -> None:
+    with pytest.raises(ValueError, match="unknown flow network 'giant'"):
+        train_flownet(_photos(tmp_path / "photos"), tmp_path / "run", "giant", pairs=2)
