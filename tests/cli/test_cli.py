@@ -186,3 +186,26 @@ def test_demo_renders_a_clip_with_key_frames_and_flow(capsys: pytest.CaptureFixt
     assert len(decoded) == FRAMES and decoded[0].shape == (WINDOW[1], WINDOW[0], 3)
     strip = Image.open(tmp_path / "video_segmentation.png")
     assert strip.text["semvis"] == "demo video"
+
+
+@needs_weights
+@pytest.mark.slow
+def test_demo_search_finds_each_querys_own_photo_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import semvis.demo.search as demo_search
+
+    found: list[str] = []
+    search = demo_search.HashIndex.search
+
+    def recording(self, codes, k=10):  # records the rankings the showcase draws
+        hits = search(self, codes, k)
+        found.append(Path(hits[0][0].path).stem)
+        return hits
+
+    monkeypatch.setattr(demo_search.HashIndex, "search", recording)
+    code, _, err = run_cli(capsys, "demo", "--out", str(tmp_path), "--only", "search")
+    assert code == 0, err
+    assert Image.open(tmp_path / "search.png").text["semvis"] == "demo search"
+    queried = [name for name, _ in demo_search.QUERIES.values()]
+    assert [stem.split("-")[0] for stem in found] == queried

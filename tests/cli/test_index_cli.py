@@ -9,7 +9,7 @@ default initialisation fades VGG's activations until every image gets the same c
 from pathlib import Path
 
 import pytest
-from helpers import HASH_SIZE, blocky_images, random_net, run_cli
+from helpers import HASH_SIZE, blocky_images, needs_weights, random_net, run_cli
 from PIL import Image
 
 
@@ -35,8 +35,11 @@ def built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Pat
     return index, weights, images
 
 
-def search(capsys: pytest.CaptureFixture[str], index: Path, weights: Path, image: Path, *extra: str) -> list[list[str]]:
-    code, out, err = run_cli(capsys, "search", str(index), str(image), "--weights", str(weights), *extra)
+def search(
+    capsys: pytest.CaptureFixture[str], index: Path, weights: Path | None, image: Path, *extra: str
+) -> list[list[str]]:
+    weights_args = () if weights is None else ("--weights", str(weights))
+    code, out, err = run_cli(capsys, "search", str(index), str(image), *weights_args, *extra)
     assert code == 0, err
     return [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.count("│") == 4]
 
@@ -93,3 +96,25 @@ def test_clear_one_line_errors(
         capsys, "index", "build", str(tmp_path), "--out", str(tmp_path / "x"), "--weights", str(weights), "--bits", "64"
     )
     assert code == 2 and "48-bit codes, not 64" in err
+
+
+@needs_weights
+@pytest.mark.slow
+def test_build_defaults_to_the_bundled_model_and_search_to_the_indexs_own(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from semvis.assets import sample_path
+    from semvis.bundled import HASHNET, bundled_model
+    from semvis.hashing import HashIndex
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("chelsea", "coffee", "rocket"):
+        (photos / f"{name}.jpg").write_bytes(sample_path(name).read_bytes())
+    index = tmp_path / "photos.index"
+    code, _, err = run_cli(capsys, "index", "build", str(photos), "--out", str(index))
+    assert code == 0, err
+    with HashIndex.open(index) as opened:
+        assert opened.attrs["weights"] == str(bundled_model(HASHNET).resolve()) and opened.bits == 48
+    rows = search(capsys, index, None, photos / "coffee.jpg", "-k", "1")
+    assert rows == [["1", "0", str((photos / "coffee.jpg").resolve())]]
