@@ -233,8 +233,6 @@ def load_hashnet(path: str | Path) -> SemanticHashNet:
     backbone_weights = config.pop("backbone_weights", None)
     model = SemanticHashNet(**config, pretrained=backbone_weights or False)
     state, spec = read_state(path)
-    if backbone_weights:  # the registry's trunk, already loaded, completes the file
-        state = {k: v for k, v in model.state_dict().items() if k.startswith("trunk.")} | state
-    load_state(model, state, str(path))
+    load_state(model, state, str(path), kept_prefix="trunk." if backbone_weights else None)
     model.trunk.backbone.set_input_spec(spec)
     return model

@@ -137,9 +137,7 @@ def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
     if len(labels.classes) != model.num_classes:
         raise WeightsError(f"{path}: {len(labels.classes)} class names for a model of {model.num_classes} classes")
     state, spec = read_state(path)
-    if backbone_weights:  # the registry's backbone, already loaded, completes the file's head
-        state = {k: v for k, v in model.state_dict().items() if k.startswith("backbone.")} | state
-    load_state(model, state, str(path))
+    load_state(model, state, str(path), kept_prefix="backbone." if backbone_weights else None)
     if isinstance(model, PSPNet):
         model.backbone.backbone.set_input_spec(spec)
     return model.eval(), labels

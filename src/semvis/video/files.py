@@ -15,6 +15,8 @@ from semvis.video.dff import DeepFeatureFlow, build_dff, segmenter_dff
 
 #: Header key of a DFF file's description (classes, backbone entry, training notes).
 META_KEY = "semvis.dff"
+#: The frozen ImageNet backbone, left out of DFF files and fetched through the registry.
+BACKBONE_PREFIX = "features.backbone."
 
 
 def save_dff(
@@ -24,7 +26,7 @@ def save_dff(
     from semvis.weights import save_safetensors
 
     description = asdict(labels) | {"backbone_weights": backbone_weights, "notes": notes}
-    return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix="features.backbone.")
+    return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix=BACKBONE_PREFIX)
 
 
 def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
@@ -40,8 +42,7 @@ def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
     state, _ = read_state(Path(path))
-    backbone = {k: v for k, v in model.state_dict().items() if k.startswith("features.backbone.")}
-    load_state(model, backbone | state, str(path))
+    load_state(model, state, str(path), kept_prefix=BACKBONE_PREFIX)
     return model.eval(), labels
 
 

@@ -52,14 +52,18 @@ def read_state(path: Path, fmt_name: str | None = None) -> tuple[StateDict, Inpu
     return state, spec
 
 
-def load_state(model: nn.Module, state: StateDict, source: str) -> None:
+def load_state(model: nn.Module, state: StateDict, source: str, kept_prefix: str | None = None) -> None:
     """Load ``state`` into ``model``, dropping a classifier of the wrong size.
 
     Missing backbone keys, unexpected keys and shape mismatches raise one
     :class:`WeightsError` naming ``source``; a classifier absent from the file
     (``notop`` weights) or of another class count is logged and left initialised.
+    ``kept_prefix``: tensors the file leaves out on purpose (``save_safetensors(skip_prefix=…)``,
+    e.g. a frozen backbone already loaded from the registry) keep the model's own values.
     """
     own = model.state_dict()
+    if kept_prefix is not None:
+        state = {k: v for k, v in own.items() if k.startswith(kept_prefix)} | state
     dropped = [k for k, v in state.items() if k.startswith("head.") and (k not in own or own[k].shape != v.shape)]
     for key in dropped:
         del state[key]
