@@ -23,6 +23,7 @@ from semvis.hashing.train import (
     cache_split,
     cached_codes,
     pooled_grids,
+    pooled_split,
     pyramid_pools,
     retrieval_splits,
     train_semantic_hashing,
@@ -155,7 +156,7 @@ def test_codes_from_the_cache_are_the_networks_codes(tmp_path) -> None:
         cached_r = HashPhase(model, split.features.shape[-2:]).latent(pyramid_pools(split.features, (1, 2, 3, 4)))[0]
     torch.testing.assert_close(cached_r, r, atol=2e-3, rtol=0)  # the fp16 cache moves r by little
     sure = ((r - 0.5).abs() > 2e-3).numpy()  # bits that little cannot flip
-    cached = np.unpackbits(cached_codes(model, split), axis=1, bitorder="little").astype(bool)
+    cached = np.unpackbits(cached_codes(model, pooled_split(model, split)), axis=1, bitorder="little").astype(bool)
     assert cached.shape == (len(database), 16) and sure.mean() > 0.5
     assert np.array_equal(cached[sure], (r > 0.5).numpy()[sure])
 
@@ -178,8 +179,8 @@ def test_the_whole_recipe_learns_codes_and_writes_a_head_only_file(tmp_path, mon
     loaded = load_hashnet(result.weights)
     assert loaded.config["num_seg_classes"] is None and loaded.psp is not None
     database, _ = retrieval_splits(photos, 2, 32)
-    split = cache_split(loaded, database, tmp_path / "cache", "photos-database", 32)
-    assert np.array_equal(cached_codes(loaded, split), cached_codes(loaded.float(), split))
+    pooled = pooled_split(loaded, cache_split(loaded, database, tmp_path / "cache", "photos-database", 32))
+    assert np.array_equal(cached_codes(loaded, pooled), cached_codes(loaded.float(), pooled))
 
     # a second run reuses phase 1 and every cache
     monkeypatch.setattr(hash_train, "train_segmentation_phase", lambda *a, **k: pytest.fail("phase 1 again"))

@@ -255,7 +255,6 @@ def run_hash(args: argparse.Namespace) -> int:
 
     if args.baseline == (args.segment_data is not None):
         raise SemvisError("give --segment-data DIR for the PSP network, or --baseline for Lin et al. 2015 (not both)")
-    step = max(1, round(args.epochs * 2 / 3))  # the paper's 20 of 30
     result = train_semantic_hashing(
         args.data,
         args.out,
@@ -269,11 +268,9 @@ def run_hash(args: argparse.Namespace) -> int:
         input_norm=not args.no_input_norm,
         segmentation_overrides={
             "epochs": args.segment_epochs,
-            "step_size": max(1, round(args.segment_epochs * 2 / 3)),
             "lr": args.segment_lr,
         },
         epochs=args.epochs,
-        step_size=step,
         lr=args.lr,
         seed=args.seed,
         resume=args.resume,
