@@ -124,9 +124,10 @@ def train_frame_network(
     )
     head = FrameHead(model, cache.labels.shape[-2:])
     step = max(1, round(0.7 * epochs))
-    cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "step_size": step, "out_dir": out_dir}
-                         | overrides))  # fmt: skip
-    results = Trainer(head, partial(segmentation_loss, ignore_index=255), cache, cfg).fit()
+    settings = {"epochs": epochs, "batch_size": batch_size, "step_size": step, "out_dir": out_dir}
+    cfg = TrainConfig(**(RECIPE | settings | overrides))
+    loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
+    results = Trainer(head, loss, cache, cfg).fit()
     notes = {"train_sequences": [p.name for p in train_sequences], "scale": scale}
     save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
