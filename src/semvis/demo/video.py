@@ -17,8 +17,8 @@ from semvis.assets import sample_path
 from semvis.bundled import SEGMENTER, bundled_model
 from semvis.data import load_image, save_image
 from semvis.data.video import VideoWriter
-from semvis.segment import load_segmenter
-from semvis.video import DISFlow, FixedInterval, overlay_frame, run_video, segmenter_dff
+from semvis.video import DISFlow, FixedInterval, overlay_frame, run_video
+from semvis.video.files import load_video_model
 from semvis.viz import labelled_grid
 
 TITLE = "Video segmentation with key frames and flow"
@@ -34,9 +34,9 @@ def pan_frames() -> list[np.ndarray]:
 
 
 def run(out_dir: Path) -> list[Path]:
-    segmenter, classes = load_segmenter(bundled_model(SEGMENTER))
+    model, classes = load_video_model(bundled_model(SEGMENTER))
     frames = pan_frames()
-    results = list(run_video(segmenter_dff(segmenter), frames, FixedInterval(INTERVAL), DISFlow()))
+    results = list(run_video(model, frames, FixedInterval(INTERVAL), DISFlow()))
     pictures = [overlay_frame(f, r.labels, classes.palette, classes.classes) for f, r in zip(frames, results)]
     video = out_dir / "video_segmentation.mp4"
     with VideoWriter(video, 6, WINDOW) as writer:
