@@ -33,7 +33,7 @@ import faiss
 import numpy as np
 import torch
 
-from semvis.data import IMAGE_EXTENSIONS
+from semvis.data import list_images
 from semvis.hashing import FileInfo, HashCodes, HashIndex, ImageEncoder
 from semvis.hashing.codes import popcount
 from semvis.hashing.encode import INPUT_SIZE
@@ -80,7 +80,7 @@ def build_index(root: Path, codes: np.ndarray) -> tuple[HashIndex, float]:
 def build_throughput(args: argparse.Namespace) -> list[str]:
     """Images/s of ``ImageEncoder.encode`` on real files vs the trunk alone on random inputs."""
     torch.set_num_threads(args.threads)
-    paths = sorted(p for p in args.images.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)[: args.encode]
+    paths = list_images(args.images)[: args.encode]
     encoder = ImageEncoder(args.weights, progress=False)
     encoder.encode(paths[: encoder.batch_size])  # warm-up
     start = time.perf_counter()

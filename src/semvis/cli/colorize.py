@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def photo_samples(args: argparse.Namespace, segmenter: Segmenter | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(rgb, labels) pairs: a CamVid split with its maps, or a photo folder with predicted maps."""
-    from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, load_image
+    from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, list_images, load_image
 
     if args.data is not None:
         dataset = SegmentationDataset(args.data, args.split)
@@ -86,7 +86,7 @@ def photo_samples(args: argparse.Namespace, segmenter: Segmenter | None) -> Iter
             rgb, labels = dataset[i]
             yield rgb, labels if segmenter is None else segmenter(rgb)
         return
-    files = sorted(p for p in args.photos.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = list_images(args.photos)
     if not files:
         raise DataError(f"{args.photos}: no photos ({', '.join(IMAGE_EXTENSIONS)}) found")
     for path in files[: args.limit]:

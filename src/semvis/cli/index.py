@@ -11,7 +11,7 @@ from rich.table import Table
 
 from semvis.bundled import HASHNET, bundled_model
 from semvis.cli import console
-from semvis.data import IMAGE_EXTENSIONS
+from semvis.data import list_images
 from semvis.errors import DataError
 from semvis.hashing import HashIndex, ImageEncoder, encoder_for
 from semvis.hashing.encode import INPUT_SIZE
@@ -66,7 +66,7 @@ def image_files(paths: Sequence[Path]) -> list[Path]:
     found: set[Path] = set()
     for path in paths:
         if path.is_dir():
-            found.update(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found.update(list_images(path))
         elif path.is_file():
             found.add(path)
         else:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from semvis.colorize.lab import rgb_to_lab
-from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, load_image
+from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, list_images, load_image
 from semvis.errors import DataError
 
 #: ``segmenter(rgb 3×H×W in [0, 1]) -> labels H×W``: any segmentation model wrapped as a function.
@@ -95,7 +95,7 @@ class SegmentedPhotos(Dataset):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise DataError(f"{self.folder}: photo folder not found")
-        self.files = sorted(p for p in self.folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        self.files = list_images(self.folder)
         if not self.files:
             raise DataError(f"{self.folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
         self.segmenter = segmenter

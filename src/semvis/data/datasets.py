@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from semvis.data.images import IMAGE_EXTENSIONS, image_to_tensor, load_image, load_label
+from semvis.data.images import IMAGE_EXTENSIONS, image_to_tensor, list_images, load_image, load_label
 from semvis.errors import DataError
 from semvis.paths import data_root
 
@@ -53,12 +53,6 @@ def _require_dir(path: Path, what: str) -> None:
         raise DataError(f"{path}: {what} not found")
 
 
-def _image_files(folder: Path, extensions: Sequence[str]) -> list[Path]:
-    """Image files under ``folder`` (recursively), sorted by path."""
-    exts = {e.lower() for e in extensions}
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in exts)
-
-
 class ImageFolderDataset(Dataset):
     """Classification dataset laid out as ``root/<class>/<image>``.
 
@@ -82,7 +76,7 @@ class ImageFolderDataset(Dataset):
         self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
         if list_file is None:
             self.samples = [
-                (path, i) for i, name in enumerate(self.classes) for path in _image_files(self.root / name, extensions)
+                (path, i) for i, name in enumerate(self.classes) for path in list_images(self.root / name, extensions)
             ]
         else:
             self.samples = self._read_list(Path(list_file))
@@ -142,7 +136,7 @@ class SegmentationDataset(Dataset):
         _require_dir(split_dir / "labels", "labels folder")
         samples = []
         images = split_dir / "images"
-        for image in _image_files(images, IMAGE_EXTENSIONS):
+        for image in list_images(images):
             label = split_dir / "labels" / image.relative_to(images).with_suffix(".png")
             if not label.is_file():
                 raise DataError(f"{image}: image has no label file (expected {label})")

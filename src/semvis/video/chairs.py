@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from kornia.geometry.transform import warp_affine
 from torch.utils.data import Dataset
 
-from semvis.data import IMAGE_EXTENSIONS, image_to_tensor, load_image
+from semvis.data import IMAGE_EXTENSIONS, image_to_tensor, list_images, load_image
 from semvis.errors import DataError
 
 Size = tuple[int, int]  # (H, W)
@@ -136,7 +136,7 @@ class SyntheticPairs(Dataset):
 
     def __init__(self, folder: str | Path, size: Size, length: int, seed: int = 0) -> None:
         folder = Path(folder)
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = list_images(folder)
         if not files:
             raise DataError(f"{folder}: no photos ({', '.join(IMAGE_EXTENSIONS)}) to make flow pairs from")
         self.photos = [image_to_tensor(load_image(p)) for p in files]
