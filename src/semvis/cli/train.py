@@ -35,15 +35,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     classify.add_argument("--size", type=int, help="input size (default: the architecture's)")
     classify.add_argument("--pretrained", default=False, help="initial weights: a file or registered name")
     classify.add_argument("--workers", type=int, default=2)
-    classify.add_argument("--seed", type=int, default=0)
-    classify.add_argument("--out", type=Path, default=Path("runs/classify"))
-    classify.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    add_run_arguments(classify, "runs/classify")
     classify.set_defaults(func=run_classify)
     register_segment(tasks)
     register_colorize(tasks)
     register_hash(tasks)
     register_video(tasks)
     register_flow(tasks)
+
+
+def add_run_arguments(
+    parser: argparse.ArgumentParser, out: str, resume_help: str = "continue from the latest checkpoint in --out"
+) -> None:
+    """``--out`` (default ``out``), ``--seed`` and ``--resume``, which every training task takes."""
+    parser.add_argument("--out", type=Path, default=Path(out))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", action="store_true", help=resume_help)
 
 
 def report(results: dict[str, object]) -> int:
@@ -100,9 +107,7 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     segment.add_argument("--ema-decay", type=float, help="keep and save an EMA of the weights")
     segment.add_argument("--amp", action="store_true", help="mixed precision")
     segment.add_argument("--workers", type=int, default=2)
-    segment.add_argument("--seed", type=int, default=0)
-    segment.add_argument("--out", type=Path, default=Path("runs/seg"))
-    segment.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    add_run_arguments(segment, "runs/seg")
     segment.set_defaults(func=run_segment)
 
 
@@ -171,7 +176,6 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize.add_argument(
         "--segment-weights", type=Path, help="with --photos: segmenter for the maps (default: the bundled one)"
     )
-    colorize.add_argument("--out", type=Path, default=Path("runs/colorize"))
     colorize.add_argument("--epochs", type=int, default=50)
     colorize.add_argument("--batch-size", type=int, default=16, help="seed §3: 16")
     colorize.add_argument("--lr", type=float, default=1e-4, help="Adam, β = (0.9, 0.999) (seed §3)")
@@ -183,8 +187,7 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize.add_argument("--val-split", default="val")
     colorize.add_argument("--no-val", action="store_true", help="skip validation")
     colorize.add_argument("--workers", type=int, default=2)
-    colorize.add_argument("--seed", type=int, default=0)
-    colorize.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    add_run_arguments(colorize, "runs/colorize")
     colorize.set_defaults(func=run_colorize)
 
 
@@ -243,9 +246,7 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--segment-lr", type=float, default=1e-3, help="phase 1, SGD momentum 0.9 (paper: 1e-3)")
     hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
     hashing.add_argument("--cache", type=Path, help="feature caches and phase-1 result (default: --out)")
-    hashing.add_argument("--out", type=Path, default=Path("runs/hash"))
-    hashing.add_argument("--seed", type=int, default=0)
-    hashing.add_argument("--resume", action="store_true", help="continue phase 2 from the latest checkpoint in --out")
+    add_run_arguments(hashing, "runs/hash", "continue phase 2 from the latest checkpoint in --out")
     hashing.set_defaults(func=run_hash)
 
 
@@ -288,9 +289,7 @@ def register_video(tasks: argparse._SubParsersAction) -> None:
     video.add_argument("--epochs", type=int, default=10)
     video.add_argument("--batch-size", type=int, default=4)
     video.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9; ×0.1 after 70 %% of the epochs")
-    video.add_argument("--out", type=Path, default=Path("runs/dff-davis"))
-    video.add_argument("--seed", type=int, default=0)
-    video.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    add_run_arguments(video, "runs/dff-davis")
     video.set_defaults(func=run_video_training)
 
 
@@ -321,9 +320,7 @@ def register_flow(tasks: argparse._SubParsersAction) -> None:
     flow.add_argument("--epochs", type=int, default=10)
     flow.add_argument("--batch-size", type=int, default=8)
     flow.add_argument("--lr", type=float, default=1e-4, help="Adam (FlowNet: 1e-4)")
-    flow.add_argument("--out", type=Path, default=Path("runs/flownet"))
-    flow.add_argument("--seed", type=int, default=0)
-    flow.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    add_run_arguments(flow, "runs/flownet")
     flow.set_defaults(func=run_flow_training)
 
 
