@@ -2,11 +2,14 @@
 
 N is the "Frame" network trained by ``semvis train video`` (frozen VGG-19 at stride 16, the new
 3×3 dilation-6 conv to 1024 channels and a 1×1 N_task to background/foreground). On every test
-sequence (never trained on), Algorithm 1 (:func:`semvis.video.run_video`) runs with
+clip (never trained on: whole sequences, or with ``--tail`` the last frames of every sequence),
+Algorithm 1 (:func:`semvis.video.run_video`) runs with
 
 - **Frame**: N on every frame (l = 1);
 - **SFF**: key frames every l, features warped along OpenCV DIS flow (the paper's hand-crafted-flow baseline);
 - **zero flow**: key-frame features copied unchanged (what propagation is worth);
+- **DFF separate** (``--flownet``): Frame's N with a flow network pre-trained on synthetic pairs alone;
+- **DFF, DFF fix N, DFF fix F** (``--dff LABEL=FILE``): models trained end to end by ``semvis train dff``;
 - **adaptive**: a key frame when the warping residual exceeds a threshold (the paper's future work).
 
 Scores against the ground-truth masks: **J** (DAVIS region similarity: the mean over frames of the
@@ -14,8 +17,9 @@ foreground IoU) and the foreground/background mIoU over all pixels. Speed: secon
 network part (decoding not timed) after one untimed warm-up frame per sequence, the measured speedup
 over Frame, and eq. 7 with the measured r. Writes ``--output`` (Markdown) and a ``_curve.png`` beside it.
 
-Usage: ``python benchmarks/video_davis.py --weights runs/dff-davis/model.safetensors [--scale 0.5]
-[--intervals 1 2 5 10] [--flows dis zero] [--adaptive 0.02 0.04] [--threads N]``
+Usage: ``python benchmarks/video_davis.py --weights runs/dff-davis/model.safetensors [--tail 0.3]
+[--scale 0.5] [--intervals 2 5 10] [--flows dis zero] [--flownet F.safetensors]
+[--dff "DFF=runs/dff-joint/model.safetensors" ...] [--adaptive 0.02 0.04] [--threads N]``
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from semvis.video import (
     zero_flow,
 )
 from semvis.video.files import load_dff
+from semvis.video.flow_train import FlowNetFlow, load_flownet
 from semvis.video.train import DavisFrames, davis_split
 from semvis.viz import line_chart
 
@@ -78,11 +83,14 @@ class Score:
         return 100 * scores(self.conf)["miou"]
 
 
-Clip = tuple[list[torch.Tensor], list[torch.Tensor]]
+TestClip = tuple[list[torch.Tensor], list[torch.Tensor]]
 
 
 def evaluate(
-    model: DeepFeatureFlow, sequences: list[Clip], schedule_for: Callable[[], KeyFramePolicy], flow: FlowFunction
+    model: DeepFeatureFlow,
+    sequences: list[TestClip],
+    schedule_for: Callable[[], KeyFramePolicy],
+    flow: FlowFunction | None,
 ) -> Score:
     """Algorithm 1 over every test clip (after a warm-up frame each), scored against its masks."""
     score = Score()
@@ -97,9 +105,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path("runs/dff-davis/model.safetensors"))
     parser.add_argument("--scale", type=float, default=0.5, help="of the 854×480 frames (default 0.5)")
-    parser.add_argument("--test", nargs="+", help="test sequences (default: every third, as in training)")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--test", nargs="+", help="test sequences (default: every third, as in training)")
+    split.add_argument("--tail", type=float, default=0.0, help="test on the last TAIL of every sequence instead")
     parser.add_argument("--intervals", type=int, nargs="+", default=[2, 5, 10])
     parser.add_argument("--flows", nargs="+", choices=("dis", "zero"), default=["dis", "zero"])
+    parser.add_argument("--flownet", type=Path, nargs="*", default=[], help="pre-trained F files (DFF separate)")
+    parser.add_argument("--dff", nargs="*", default=[], metavar="LABEL=FILE", help="end-to-end trained DFF files")
     parser.add_argument("--adaptive", type=float, nargs="*", default=[], help="residual thresholds (DIS flow)")
     parser.add_argument("--preset", default="medium", help="DIS preset (default medium)")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -113,19 +125,26 @@ def main() -> None:
         raise SystemExit(f"{args.weights}: no trained N; run `semvis train video --data {root}` first")
     torch.set_num_threads(args.threads)
     model, _ = load_dff(args.weights)
-    _, test = davis_split(root, args.test)
+    _, test = davis_split(root, args.test, args.tail)
     sequences = []
-    for seq in test:
-        data = DavisFrames([seq], args.scale)
+    for clip in test:
+        data = DavisFrames([clip], args.scale)
         items = [data[i] for i in range(len(data))]
         sequences.append(([f for f, _ in items], [m for _, m in items]))
     h, w = sequences[0][0][0].shape[-2:]
     flows: dict[str, FlowFunction] = {"dis": DISFlow(args.preset), "zero": zero_flow}
+    names = {"dis": "SFF (DIS flow)", "zero": "zero flow"}
+    variants: list[tuple[str, DeepFeatureFlow, FlowFunction | None]] = [(names[f], model, flows[f]) for f in args.flows]
+    for path in args.flownet:
+        variants.append((f"DFF separate ({path.parent.name})", model, FlowNetFlow(load_flownet(path))))
+    for item in args.dff:
+        label, _, path = item.partition("=")
+        variants.append((label, load_dff(path)[0], None))
     frame = evaluate(model, sequences, lambda: FixedInterval(1), zero_flow)
     base = frame.timing.mean_seconds
     lines = [
-        f"Device: {platform.machine()}, {args.threads} threads; torch {torch.__version__}. DAVIS test sequences "
-        f"{', '.join(p.name for p in test)} ({frame.timing.frames} frames at {w}×{h}); N = `{args.weights}`; "
+        f"Device: {platform.machine()}, {args.threads} threads; torch {torch.__version__}. DAVIS test clips "
+        f"{', '.join(c.name for c in test)} ({frame.timing.frames} frames at {w}×{h}); N = `{args.weights}`; "
         f"DIS preset {args.preset}.",
         "",
         "| variant | l | key frames | J mean (fg IoU) | mIoU fg/bg | s/frame | fps | speedup | eq. 7 "
@@ -147,13 +166,12 @@ def main() -> None:
         print(lines[-1], flush=True)
         return measured, score.j_mean
 
-    names = {"dis": "SFF (DIS flow)", "zero": "zero flow"}
     curves: dict[str, list[tuple[float, float]]] = {}
-    for flow in args.flows:
-        curves[names[flow]] = [(1.0, frame.j_mean)]
+    for name, variant_model, flow in variants:
+        curves[name] = [(1.0, frame.j_mean)] if variant_model is model else []  # l = 1 is Frame's own N
         for interval in args.intervals:
-            score = evaluate(model, sequences, lambda i=interval: FixedInterval(i), flows[flow])
-            curves[names[flow]].append(row(names[flow], str(interval), score))
+            score = evaluate(variant_model, sequences, lambda i=interval: FixedInterval(i), flow)
+            curves[name].append(row(name, str(interval), score))
     if args.adaptive:
         curves["adaptive (residual, DIS)"] = []
         for threshold in args.adaptive:

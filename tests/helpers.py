@@ -122,3 +122,20 @@ def tiny_pspnet() -> PSPNet:
 
 def save_tiny_segmenter(path: Path) -> Path:
     return save_segmenter(tiny_pspnet(), path, CLASSES)
+
+
+def davis_like(root: Path, names: tuple[str, ...] = ("a", "b", "c"), frames: int = 2) -> Path:
+    """Sequences of 64×48 frames: a bright square (foreground) moving over dark noise."""
+    rng = np.random.default_rng(0)
+    for s, name in enumerate(names):
+        (root / name / "frames").mkdir(parents=True)
+        (root / name / "masks").mkdir()
+        for i in range(frames):
+            image = rng.integers(0, 60, (48, 64, 3), dtype=np.uint8)
+            mask = np.zeros((48, 64), np.uint8)
+            x = 8 + 6 * i + 4 * s
+            image[12:36, x : x + 24] = 230
+            mask[12:36, x : x + 24] = 255
+            Image.fromarray(image).save(root / name / "frames" / f"{i:05d}.jpg", quality=95)
+            Image.fromarray(mask).save(root / name / "masks" / f"{i:05d}.png")
+    return root

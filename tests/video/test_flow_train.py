@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from semvis.video import FlowEstimate
-from semvis.video.flow_train import FlowNetFlow, flow_loss, load_flownet, train_flownet
+from semvis.video.flow_train import FlowNetFlow, flow_loss, load_flownet, save_flownet, train_flownet
+from semvis.video.flownet import build_flownet
 
 
 class _Constant(torch.nn.Module):
@@ -61,6 +62,19 @@ def test_half_flownet_learns_synthetic_pairs_and_serves_as_a_flow_function(tmp_p
         x = torch.from_numpy(frame1).permute(2, 0, 1)[None].float() / 255
         expected = model.eval()(x, x).flow
         torch.testing.assert_close(FlowNetFlow(loaded)(x, x).flow, expected, atol=0.05, rtol=0.05)  # fp16 file
+
+
+def test_a_saved_flow_network_can_gain_a_fresh_scale_field(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_flownet("half").eval()
+    path = save_flownet(model, tmp_path / "f.safetensors", {"pairs": 0})
+    widened = load_flownet(path, scale_channels=16)
+    current, key = torch.rand(2, 1, 3, 32, 48)
+    with torch.no_grad():
+        got, expected = widened(current, key), model(current, key)
+    assert got.scale.shape == (1, 16, 4, 6) and torch.equal(got.scale, torch.ones_like(got.scale))  # S ≡ 1 (§3)
+    torch.testing.assert_close(got.flow, expected.flow, atol=1e-3, rtol=1e-2)  # the trained flow, from fp16
+    assert load_flownet(path).scale_channels == 0 and load_flownet(path).name == "half"
 
 
 def test_an_unknown_network_is_refused(tmp_path) -> None:

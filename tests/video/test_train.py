@@ -2,58 +2,54 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
-from helpers import needs_weights, run_cli
-from PIL import Image
+from helpers import davis_like, needs_weights, run_cli
 from safetensors import safe_open
 
 from semvis.errors import DataError, WeightsError
 from semvis.video.files import load_video_model
-from semvis.video.train import DavisFrames, davis_split, train_frame_network
-
-
-def davis_like(root: Path, names: tuple[str, ...] = ("a", "b", "c"), frames: int = 2) -> Path:
-    """Sequences of 64×48 frames: a bright square (foreground) moving over dark noise."""
-    rng = np.random.default_rng(0)
-    for s, name in enumerate(names):
-        (root / name / "frames").mkdir(parents=True)
-        (root / name / "masks").mkdir()
-        for i in range(frames):
-            image = rng.integers(0, 60, (48, 64, 3), dtype=np.uint8)
-            mask = np.zeros((48, 64), np.uint8)
-            x = 8 + 6 * i + 4 * s
-            image[12:36, x : x + 24] = 230
-            mask[12:36, x : x + 24] = 255
-            Image.fromarray(image).save(root / name / "frames" / f"{i:05d}.jpg", quality=95)
-            Image.fromarray(mask).save(root / name / "masks" / f"{i:05d}.png")
-    return root
+from semvis.video.train import Clip, DavisFrames, davis_split, train_frame_network
 
 
 def test_every_third_sequence_is_a_test_sequence_by_default(tmp_path) -> None:
     root = davis_like(tmp_path / "davis", names=("a", "b", "c", "d", "e", "f", "g"), frames=1)
     train, test = davis_split(root)
-    assert [p.name for p in test] == ["c", "f"] and [p.name for p in train] == ["a", "b", "d", "e", "g"]
-    assert [p.name for p in davis_split(root, ["a"])[1]] == ["a"]
+    assert [c.name for c in test] == ["c", "f"] and [c.name for c in train] == ["a", "b", "d", "e", "g"]
+    assert [c.name for c in davis_split(root, ["a"])[1]] == ["a"]
     with pytest.raises(DataError, match="no sequence 'zebra'"):
         davis_split(root, ["zebra"])
     with pytest.raises(DataError, match="no DAVIS sequences"):
         davis_split(tmp_path / "nowhere")
 
 
+def test_a_tail_split_holds_out_the_last_frames_of_every_sequence(tmp_path) -> None:
+    root = davis_like(tmp_path / "davis", names=("a", "b"), frames=10)
+    train, test = davis_split(root, tail=0.3)
+    assert [(c.sequence.name, c.start, c.stop) for c in train] == [("a", 0, 7), ("b", 0, 7)]
+    assert [(c.name, len(c)) for c in test] == [("a@7-10", 3), ("b@7-10", 3)]
+    assert [p.name for p in test[0].frames()] == ["00007.jpg", "00008.jpg", "00009.jpg"]
+    assert [c.name for c in davis_split(root, tail=0.01)[1]] == ["a@9-10", "b@9-10"]  # at least one test frame
+    assert [c.name for c in davis_split(root, tail=0.99)[0]] == ["a@0-1", "b@0-1"]  # and one training frame
+    with pytest.raises(ValueError, match="not both"):
+        davis_split(root, ["a"], tail=0.3)
+    with pytest.raises(ValueError, match=r"tail must be a fraction in \(0, 1\), got 1.5"):
+        davis_split(root, tail=1.5)
+    single = davis_like(tmp_path / "single", names=("s",), frames=1)
+    with pytest.raises(DataError, match="one frame cannot be split"):
+        davis_split(single, tail=0.3)
+
+
 def test_frames_come_with_binary_masks_at_scale(tmp_path) -> None:
     root = davis_like(tmp_path / "davis")
-    frames = DavisFrames([root / "a", root / "b"], scale=0.5)
+    frames = DavisFrames([Clip.whole(root / "a"), Clip.whole(root / "b")], scale=0.5)
     assert len(frames) == 4
     image, mask = frames[1]
     assert image.shape == (3, 24, 32) and mask.shape == (24, 32)
     assert set(mask.unique().tolist()) == {0, 1} and mask.sum() == 12 * 12
     (root / "a" / "masks" / "00001.png").unlink()
     with pytest.raises(DataError, match=r"00001\.jpg: frame has no mask"):
-        DavisFrames([root / "a"])
+        DavisFrames([Clip.whole(root / "a")])
 
 
 @needs_weights
@@ -69,7 +65,7 @@ def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(
     assert path.stat().st_size < 10_000_000  # conv (4.7 M weights, fp16) + N_task; no VGG
     loaded, labels = load_video_model(path)
     assert labels.classes == ("background", "foreground") and labels.colors[1] == (255, 80, 40)
-    frame, mask = DavisFrames([root / "c"], scale=1.0)[0]  # a test sequence, never trained on
+    frame, mask = DavisFrames([Clip.whole(root / "c")], scale=1.0)[0]  # a test sequence, never trained on
     with torch.no_grad():
         labels = loaded.classify(loaded.features(frame[None]), frame.shape[-2:]).argmax(1)[0]
         expected = model.eval().classify(model.features(frame[None]), frame.shape[-2:]).argmax(1)[0]
@@ -78,9 +74,13 @@ def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(
     assert iou > 0.5
 
 
-def test_the_cli_names_a_folder_without_sequences(capsys, tmp_path) -> None:
+def test_the_cli_names_a_folder_without_sequences_and_a_bad_tail(capsys, tmp_path) -> None:
     code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--out", str(tmp_path / "run"))
     assert code == 2 and f"{tmp_path}: no DAVIS sequences" in err
+    code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--tail", "1")
+    assert code == 2 and "--tail: must be between 0 and 1 (exclusive), got 1" in err
+    code, _, err = run_cli(capsys, "train", "video", "--data", str(tmp_path), "--tail", "0.3", "--test", "a")
+    assert code == 2 and "not allowed with argument" in err
 
 
 def test_a_file_that_is_neither_dff_nor_segmenter_is_refused(tmp_path) -> None:

@@ -281,16 +281,42 @@ def run_hash(args: argparse.Namespace) -> int:
     return 0
 
 
+def fraction(text: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
+    return value
+
+
+def _davis_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, required=True, help="DAVIS root: <sequence>/frames, <sequence>/masks")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--test", nargs="+", help="sequences held out (default: every third in name order)")
+    split.add_argument(
+        "--tail", type=fraction, default=0.0, help="hold out the last TAIL fraction of every sequence instead"
+    )
+    parser.add_argument("--scale", type=float, default=0.5, help="frame scale (default 0.5: 427×240 for DAVIS)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9; ×0.1 after 70 %% of the epochs")
+
+
 def register_video(tasks: argparse._SubParsersAction) -> None:
     video = tasks.add_parser("video", help="Deep Feature Flow's N on DAVIS foreground masks (frozen VGG-19)")
-    video.add_argument("--data", type=Path, required=True, help="DAVIS root: <sequence>/frames, <sequence>/masks")
-    video.add_argument("--test", nargs="+", help="sequences held out (default: every third in name order)")
-    video.add_argument("--scale", type=float, default=0.5, help="frame scale (default 0.5: 427×240 for DAVIS)")
-    video.add_argument("--epochs", type=int, default=10)
-    video.add_argument("--batch-size", type=int, default=4)
-    video.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9; ×0.1 after 70 %% of the epochs")
+    _davis_arguments(video)
     add_run_arguments(video, "runs/dff-davis")
     video.set_defaults(func=run_video_training)
+    dff = tasks.add_parser("dff", help="Deep Feature Flow end to end on DAVIS frame pairs (a Table 3 variant)")
+    _davis_arguments(dff)
+    dff.add_argument("--frame-weights", type=Path, required=True, help="N from `semvis train video`")
+    dff.add_argument("--flow-weights", type=Path, required=True, help="F from `semvis train flow`")
+    dff.add_argument("--variant", default="dff", choices=("dff", "fix-n", "fix-f"), help="what trains (default: both)")
+    add_run_arguments(dff, "runs/dff-joint")
+    dff.set_defaults(func=run_dff_training)
 
 
 def run_video_training(args: argparse.Namespace) -> int:
@@ -303,6 +329,29 @@ def run_video_training(args: argparse.Namespace) -> int:
         args.epochs,
         args.batch_size,
         args.test,
+        args.tail,
+        lr=args.lr,
+        seed=args.seed,
+        resume=args.resume,
+    )
+    print(f"wrote {args.out / 'model.safetensors'}")
+    return report(results)
+
+
+def run_dff_training(args: argparse.Namespace) -> int:
+    from semvis.video.joint import train_dff
+
+    _, results = train_dff(
+        args.data,
+        args.frame_weights,
+        args.flow_weights,
+        args.out,
+        args.variant,
+        args.scale,
+        args.epochs,
+        args.batch_size,
+        args.test,
+        args.tail,
         lr=args.lr,
         seed=args.seed,
         resume=args.resume,

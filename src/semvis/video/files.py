@@ -22,15 +22,18 @@ BACKBONE_PREFIX = "features.backbone."
 def save_dff(
     model: DeepFeatureFlow, path: str | Path, labels: LabelSpec, backbone_weights: str, notes: dict[str, Any]
 ) -> Path:
-    """N of a segmentation DFF (fp16) without the VGG-19 backbone, which the header names by registry entry."""
+    """N of a segmentation DFF (fp16) and its flow network F if it has one, without the VGG-19 backbone,
+    which the header names by registry entry."""
     from semvis.weights import save_safetensors
 
-    description = asdict(labels) | {"backbone_weights": backbone_weights, "notes": notes}
+    flownet = None if model.flow is None else model.flow.name
+    description = asdict(labels) | {"backbone_weights": backbone_weights, "flownet": flownet, "notes": notes}
     return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix=BACKBONE_PREFIX)
 
 
 def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
-    """A DFF model (no flow network) from :func:`save_dff`'s file, backbone from the registry; eval mode."""
+    """A DFF model from :func:`save_dff`'s file (with F if it was saved with one), backbone from the
+    registry; eval mode."""
     from semvis.weights import load_state, read_config_header, read_state
 
     description = read_config_header(path, META_KEY, "Deep Feature Flow")
@@ -38,7 +41,12 @@ def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
         labels = LabelSpec(
             tuple(description["classes"]), tuple(tuple(c) for c in description["colors"]), description["ignore_index"]
         )
-        model = build_dff(len(labels.classes), "vgg19", flownet=None, pretrained=description["backbone_weights"])
+        model = build_dff(
+            len(labels.classes),
+            "vgg19",
+            flownet=description.get("flownet"),
+            pretrained=description["backbone_weights"],
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
     state, _ = read_state(Path(path))

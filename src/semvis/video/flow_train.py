@@ -56,25 +56,36 @@ def train_flownet(
     data = SyntheticPairs(photos, size, pairs)
     cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "out_dir": Path(out_dir)} | overrides))
     results = Trainer(model, flow_loss, data, cfg).fit()
-    save_flownet(model, Path(out_dir) / "model.safetensors", name, {"pairs": pairs, "size": list(size)})
+    save_flownet(model, Path(out_dir) / "model.safetensors", {"pairs": pairs, "size": list(size)})
     return model, results
 
 
-def save_flownet(model: FlowNet, path: str | Path, name: str, notes: dict[str, Any]) -> Path:
-    """The flow network (fp16) with its name and training notes in the header."""
+def save_flownet(model: FlowNet, path: str | Path, notes: dict[str, Any]) -> Path:
+    """The flow network (fp16) with its name, scale-field width and training notes in the header."""
     from semvis.weights import save_safetensors
 
-    description = {"name": name, "scale_channels": model.scale_channels, "notes": notes}
+    description = {"name": model.name, "scale_channels": model.scale_channels, "notes": notes}
     return save_safetensors(model, path, {META_KEY: json.dumps(description)})
 
 
-def load_flownet(path: str | Path) -> FlowNet:
-    """A flow network saved by :func:`save_flownet`, in eval mode."""
+def load_flownet(path: str | Path, scale_channels: int | None = None) -> FlowNet:
+    """A flow network saved by :func:`save_flownet`, in eval mode.
+
+    ``scale_channels`` other than the file's keeps the trained flow and gives the network a fresh
+    scale field of that width (weights 0, biases 1: S ≡ 1), as DFF starts from a pre-trained F (§5).
+    """
     from semvis.weights import load_state, read_config_header, read_state
 
     description = read_config_header(path, META_KEY, "flow network")
-    model = build_flownet(description["name"], description["scale_channels"])
+    saved = description["scale_channels"]
+    scale_channels = saved if scale_channels is None else scale_channels
+    model = build_flownet(description["name"], scale_channels)
     state, _ = read_state(Path(path))
+    if scale_channels != saved:
+        for name in ("head.weight", "head.bias"):
+            fresh = model.state_dict()[name].clone()
+            fresh[:2] = state[name][:2]
+            state[name] = fresh
     load_state(model, state, str(path))
     return model.eval()
 

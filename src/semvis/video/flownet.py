@@ -155,10 +155,15 @@ class FlowNet(nn.Module):
             names, and the last one starts the decoder.
         deconv_widths: widths of the four feature deconvolutions, coarse to fine.
         scale_channels: channels of the scale field S (the feature channels of N_feat; 0: none).
+        name: what :func:`build_flownet` calls this design (saved with the weights).
     """
 
     def __init__(
-        self, layers: Sequence[tuple[str, nn.Module, int]], deconv_widths: Sequence[int], scale_channels: int = 0
+        self,
+        layers: Sequence[tuple[str, nn.Module, int]],
+        deconv_widths: Sequence[int],
+        scale_channels: int = 0,
+        name: str = "custom",
     ) -> None:
         super().__init__()
         if len(deconv_widths) != len(SKIPS):
@@ -184,6 +189,7 @@ class FlowNet(nn.Module):
             self.head.weight[2:].zero_()
             self.head.bias[2:].fill_(1.0)
         self.scale_channels = scale_channels
+        self.name = name
 
     def forward(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
         """Flow from ``current`` to ``key`` (both ``B × 3 × H × W`` in [0, 1]) at ``⌈⌈H/2⌉/4⌉ × ⌈⌈W/2⌉/4⌉``."""
@@ -225,9 +231,9 @@ def _inception_layers() -> list[tuple[str, nn.Module, int]]:
 def build_flownet(name: str = "simple", scale_channels: int = 0) -> FlowNet:
     """One of :data:`FLOWNETS` (randomly initialised), optionally predicting a scale field of ``scale_channels``."""
     if name == "simple":
-        return FlowNet(_simple_layers(1), SIMPLE_DECONV, scale_channels)
+        return FlowNet(_simple_layers(1), SIMPLE_DECONV, scale_channels, name)
     if name == "half":
-        return FlowNet(_simple_layers(2), [w // 2 for w in SIMPLE_DECONV], scale_channels)
+        return FlowNet(_simple_layers(2), [w // 2 for w in SIMPLE_DECONV], scale_channels, name)
     if name == "inception":
-        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels)
+        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name)
     raise ValueError(f"unknown flow network {name!r}; choose one of {list(FLOWNETS)}")

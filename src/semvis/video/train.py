@@ -7,13 +7,18 @@ ImageNet backbone stays frozen: its ``relu5_4`` maps are computed once per frame
 (:func:`~semvis.train.cache.cache_features`) and the new convolution and N_task train on them.
 That deviation (the paper fine-tunes everything) is named in docs/video.md.
 
-Split by sequence (:func:`davis_split`): by default every third sequence in name order is a test
-sequence (``car-roundabout`` and ``horsejump-high`` of the eight shared ones).
+Splits (:func:`davis_split`) are lists of :class:`Clip` (frame ranges of sequences). By sequence,
+the default: every third sequence in name order is a test sequence (``car-roundabout`` and
+``horsejump-high`` of the eight shared ones). By frames (``tail``): the last fraction of every
+sequence is the test clip and the rest trains. Eight sequences are too few for N to learn
+"foreground" across object types, so the sequence split measures a network that has never seen
+the object; the frame split measures DFF itself, on objects N knows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,7 @@ from semvis.errors import DataError
 from semvis.segment.models import LabelSpec
 from semvis.segment.train import segmentation_loss
 from semvis.train import TrainConfig, Trainer
-from semvis.train.cache import cache_features
+from semvis.train.cache import CachedSplit, cache_features
 from semvis.video.dff import DeepFeatureFlow, build_dff
 from semvis.video.files import save_dff
 
@@ -40,21 +45,65 @@ DAVIS_LABELS = LabelSpec(("background", "foreground"), ((0, 0, 0), (255, 80, 40)
 RECIPE: dict[str, Any] = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "scheduler": "step", "gamma": 0.1}
 
 
-def davis_split(root: str | Path, test: Sequence[str] | None = None) -> tuple[list[Path], list[Path]]:
-    """``(train, test)`` sequence folders of a DAVIS root (``<seq>/frames``, ``<seq>/masks``).
+@dataclass(frozen=True)
+class Clip:
+    """Frames ``start:stop`` (natural order) of one DAVIS sequence folder (``frames/``, ``masks/``)."""
 
-    ``test`` names the test sequences; by default every third in name order (the 3rd, 6th, …).
+    sequence: Path
+    start: int
+    stop: int
+
+    @classmethod
+    def whole(cls, sequence: Path) -> Clip:
+        return cls(sequence, 0, FrameFolder(sequence / "frames").frame_count)
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def name(self) -> str:
+        """The sequence name, with ``@start-stop`` when the clip is part of it."""
+        whole = self.start == 0 and self.stop == FrameFolder(self.sequence / "frames").frame_count
+        return self.sequence.name if whole else f"{self.sequence.name}@{self.start}-{self.stop}"
+
+    def frames(self) -> list[Path]:
+        return FrameFolder(self.sequence / "frames").files[self.start : self.stop]
+
+
+def davis_split(
+    root: str | Path, test: Sequence[str] | None = None, tail: float = 0.0
+) -> tuple[list[Clip], list[Clip]]:
+    """``(train, test)`` clips of a DAVIS root (``<seq>/frames``, ``<seq>/masks``).
+
+    With ``tail = 0`` the split is by sequence: ``test`` names the test sequences, by default every
+    third in name order (the 3rd, 6th, …). With ``0 < tail < 1`` every sequence is split in time:
+    its last ``tail`` of frames (at least one) is a test clip, the frames before it a training clip.
     """
     root = Path(root)
     sequences = sorted(p for p in root.iterdir() if (p / "frames").is_dir()) if root.is_dir() else []
     if not sequences:
         raise DataError(f"{root}: no DAVIS sequences (folders with frames/ and masks/)")
+    if tail:
+        if test is not None:
+            raise ValueError("split by test sequences or by a tail of frames, not both")
+        if not 0 < tail < 1:
+            raise ValueError(f"tail must be a fraction in (0, 1), got {tail}")
+        clips = [Clip.whole(p) for p in sequences]
+        short = [c.sequence.name for c in clips if len(c) < 2]
+        if short:
+            raise DataError(f"{root / short[0]}: one frame cannot be split into training and test frames")
+        cuts = [min(len(c) - 1, max(1, round((1 - tail) * len(c)))) for c in clips]
+        return [Clip(c.sequence, 0, k) for c, k in zip(clips, cuts)], [
+            Clip(c.sequence, k, c.stop) for c, k in zip(clips, cuts)
+        ]
     names = [p.name for p in sequences]
     chosen = set(names[2::3] if test is None else test)
     unknown = chosen - set(names)
     if unknown:
         raise DataError(f"{root}: no sequence {sorted(unknown)[0]!r} (have {', '.join(names)})")
-    return [p for p in sequences if p.name not in chosen], [p for p in sequences if p.name in chosen]
+    return [Clip.whole(p) for p in sequences if p.name not in chosen], [
+        Clip.whole(p) for p in sequences if p.name in chosen
+    ]
 
 
 def resize_frame(image: Image.Image, scale: float) -> Image.Image:
@@ -62,14 +111,14 @@ def resize_frame(image: Image.Image, scale: float) -> Image.Image:
 
 
 class DavisFrames(Dataset):
-    """Every frame of some DAVIS sequences at ``scale``: ``(RGB 3×H×W in [0, 1], mask H×W of 0/1)``."""
+    """Every frame of some DAVIS clips at ``scale``: ``(RGB 3×H×W in [0, 1], mask H×W of 0/1)``."""
 
-    def __init__(self, sequences: Sequence[Path], scale: float = 0.5) -> None:
+    def __init__(self, clips: Sequence[Clip], scale: float = 0.5) -> None:
         self.scale = scale
         self.items: list[tuple[Path, Path]] = []
-        for seq in sequences:
-            for frame in FrameFolder(seq / "frames").files:
-                mask = seq / "masks" / f"{frame.stem}.png"
+        for clip in clips:
+            for frame in clip.frames():
+                mask = clip.sequence / "masks" / f"{frame.stem}.png"
                 if not mask.is_file():
                     raise DataError(f"{frame}: frame has no mask (expected {mask})")
                 self.items.append((frame, mask))
@@ -93,13 +142,31 @@ class FrameHead(nn.Module):
         self.conv, self.relu, self.task = model.features.conv, model.features.relu, model.task
         self.size = tuple(size)
 
+    def features(self, maps: torch.Tensor) -> torch.Tensor:
+        """N_feat's output from the cached backbone maps."""
+        return self.relu(self.conv(maps))
+
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        return self.task(self.relu(self.conv(maps)), self.size)
+        return self.task(self.features(maps), self.size)
 
 
 def _backbone_maps(model: DeepFeatureFlow, frame: torch.Tensor) -> torch.Tensor:
     features = model.features.eval()
     return features.backbone(frame)[features.layer]
+
+
+def backbone_cache(model: DeepFeatureFlow, clips: Sequence[Clip], scale: float, out_dir: Path) -> CachedSplit:
+    """The frozen backbone's maps and the masks of every frame of ``clips``, cached under ``out_dir``."""
+    tag = f"vgg19-os16-x{scale:g}-" + "-".join(c.name for c in clips)
+    return cache_features(
+        partial(_backbone_maps, model), DavisFrames(clips, scale), out_dir / f"features-{tag}.safetensors"
+    )
+
+
+def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
+    """§5's schedule over ``epochs``: :data:`RECIPE` with the ×0.1 step after 70 % of them."""
+    settings = {"epochs": epochs, "batch_size": batch_size, "step_size": max(1, round(0.7 * epochs))}
+    return TrainConfig(**(RECIPE | settings | {"out_dir": out_dir} | overrides))
 
 
 def train_frame_network(
@@ -109,25 +176,21 @@ def train_frame_network(
     epochs: int = 10,
     batch_size: int = 4,
     test: Sequence[str] | None = None,
+    tail: float = 0.0,
     **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
-    """Train N (frozen VGG-19, new conv + N_task) on the training sequences; save ``out_dir/model.safetensors``."""
+    """Train N (frozen VGG-19, new conv + N_task) on the training clips of ``davis_split(data_root,
+    test, tail)``; save ``out_dir/model.safetensors``."""
     from semvis.weights import default_weights
 
     entry = default_weights("vgg19").name
-    train_sequences, _ = davis_split(data_root, test)
+    train_clips, _ = davis_split(data_root, test, tail)
     model = build_dff(len(DAVIS_LABELS.classes), "vgg19", flownet=None, pretrained=entry)
     out_dir = Path(out_dir)
-    tag = f"vgg19-os16-x{scale:g}-" + "-".join(p.name for p in train_sequences)
-    cache = cache_features(
-        partial(_backbone_maps, model), DavisFrames(train_sequences, scale), out_dir / f"features-{tag}.safetensors"
-    )
+    cache = backbone_cache(model, train_clips, scale, out_dir)
     head = FrameHead(model, cache.labels.shape[-2:])
-    step = max(1, round(0.7 * epochs))
-    settings = {"epochs": epochs, "batch_size": batch_size, "step_size": step, "out_dir": out_dir}
-    cfg = TrainConfig(**(RECIPE | settings | overrides))
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
-    results = Trainer(head, loss, cache, cfg).fit()
-    notes = {"train_sequences": [p.name for p in train_sequences], "scale": scale}
+    results = Trainer(head, loss, cache, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
+    notes = {"train_clips": [c.name for c in train_clips], "scale": scale}
     save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
