@@ -5,11 +5,13 @@ Issue 6 asks for EPE "on ../shared/data/sintel and on scikit-image's bundled Mid
 same run. Stereo: ``left(x, y) = right(x − d, y)``, so the flow from left to right is (−d, 0); pixels
 with unknown disparity (inf) are left out, like Sintel's unknown flow. Trained FlowNets
 (``semvis train flow``) are added as columns with ``--flownet FILE…``: their stride-8 flow is resized
-bilinearly to the frame, vectors scaled.
+bilinearly to the frame, vectors scaled. ``--synthetic PHOTOS`` adds a row of held-out
+Flying-Chairs-style pairs made from those photos (``SyntheticPairs`` with seed 1; training uses
+seed 0), the distribution a FlowNet was trained on.
 
 Prints a markdown table (EPE in pixels, and seconds per pair for each method) and writes
 ``benchmarks/results/flow.md``.
-Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.safetensors]``
+Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.safetensors] [--synthetic photos/]``
 """
 
 from __future__ import annotations
@@ -26,23 +28,32 @@ import torch
 from PIL import Image
 
 from semvis.flow import dis_flow, end_point_error, read_flo
+from semvis.video.chairs import SyntheticPairs
 from semvis.video.flow_train import FlowNetFlow, load_flownet
 
 DATA = Path(os.environ.get("SEMVIS_DATA", "../shared/data"))
 PRESETS = ("ultrafast", "fast", "medium")
+Pair = tuple[np.ndarray, np.ndarray, np.ndarray]  # frame 1, frame 2 (RGB uint8), flow H×W×2
 
 
-def sintel_pairs() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """``{"Sintel easy": (frame1, frame2, flow)…}`` for the pairs under $SEMVIS_DATA/sintel (none if absent)."""
+def sintel_pairs() -> dict[str, list[Pair]]:
+    """``{"Sintel easy": [(frame1, frame2, flow)]…}`` for the pairs under $SEMVIS_DATA/sintel (none if absent)."""
     root = DATA / "sintel"
     pairs = {}
     for level in sorted(p.name for p in root.iterdir()) if root.is_dir() else []:
         frames = [np.array(Image.open(root / level / n).convert("RGB")) for n in ("frame1.png", "frame2.png")]
-        pairs[f"Sintel {level}"] = (*frames, read_flo(root / level / "flow.flo"))
+        pairs[f"Sintel {level}"] = [(*frames, read_flo(root / level / "flow.flo"))]
     return pairs
 
 
-def middlebury_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic_pairs(photos: Path, count: int = 32, size: tuple[int, int] = (192, 256)) -> list[Pair]:
+    """Held-out pairs of :class:`SyntheticPairs` (seed 1), as uint8 frames and H×W×2 flow."""
+    data = SyntheticPairs(photos, size, count, seed=1)
+    to_uint8 = lambda t: (t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)  # noqa: E731
+    return [(to_uint8(a), to_uint8(b), flow.permute(1, 2, 0).numpy()) for a, b, flow in data]
+
+
+def middlebury_pair() -> Pair:
     """scikit-image's Middlebury 2014 "motorcycle" pair with flow = (−disparity, 0)."""
     from skimage.data import stereo_motorcycle
 
@@ -54,11 +65,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--flownet", type=Path, nargs="*", default=[], help="trained flow networks to add as columns")
+    parser.add_argument("--synthetic", type=Path, help="photos for a row of held-out synthetic pairs")
     args = parser.parse_args()
-    flownets = {path.stem: FlowNetFlow(load_flownet(path)) for path in args.flownet}
+    flownets = {
+        (path.parent.name if path.stem == "model" else path.stem): FlowNetFlow(load_flownet(path))
+        for path in args.flownet
+    }
     torch.set_num_threads(args.threads)
-    pairs = sintel_pairs() | {"Middlebury motorcycle (stereo)": middlebury_pair()}
-    first_pair = next(iter(pairs.values()))
+    pairs = sintel_pairs() | {"Middlebury motorcycle (stereo)": [middlebury_pair()]}
+    if args.synthetic:
+        pairs["synthetic pairs, held out (mean of 32)"] = synthetic_pairs(args.synthetic)
+    first_pair = next(iter(pairs.values()))[0]
     dis_flow(first_pair[0], first_pair[1], PRESETS[0])  # warm-up: OpenCV's first call pays its set-up
     lines = [
         f"CPU {platform.machine()}, {args.threads} threads. EPE in pixels over pixels with known ground truth "
@@ -67,14 +84,18 @@ def main() -> None:
         "| pair | size | zero flow | " + " | ".join([f"DIS {p}" for p in PRESETS] + list(flownets)) + " |",
         "|---|---|---|" + "---|" * (len(PRESETS) + len(flownets)),
     ]
-    for name, (first, second, truth) in pairs.items():
-        cells = [f"{end_point_error(np.zeros_like(truth), truth):.3f}"]
+    for name, group in pairs.items():
+        cells = [f"{np.mean([end_point_error(np.zeros_like(truth), truth) for *_, truth in group]):.3f}"]
         methods = [partial(dis_flow, preset=p) for p in PRESETS] + [f.dense for f in flownets.values()]
         for method in methods:
-            start = time.perf_counter()
-            flow = method(first, second)
-            seconds = time.perf_counter() - start
-            cells.append(f"{end_point_error(flow, truth):.3f} ({seconds:.2f} s)")
+            errors, seconds = [], []
+            for first, second, truth in group:
+                start = time.perf_counter()
+                flow = method(first, second)
+                seconds.append(time.perf_counter() - start)
+                errors.append(end_point_error(flow, truth))
+            cells.append(f"{np.mean(errors):.3f} ({np.mean(seconds):.2f} s)")
+        first = group[0][0]
         lines.append(f"| {name} | {first.shape[1]}×{first.shape[0]} | " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"

@@ -57,6 +57,9 @@ def test_pairs_are_reproducible_and_need_photos(tmp_path) -> None:
     first, again = pairs[1], pairs[1]
     assert len(pairs) == 3 and all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.equal(pairs[0][2], pairs[1][2])
+    assert len(list(pairs)) == 3  # iteration ends: an index past the end is an IndexError
+    with pytest.raises(IndexError, match="pair 3 of 3"):
+        pairs[3]
     (tmp_path / "empty").mkdir()
     with pytest.raises(Exception, match="no photos"):
         SyntheticPairs(tmp_path / "empty", (48, 64), 1)

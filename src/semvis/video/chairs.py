@@ -146,5 +146,7 @@ class SyntheticPairs(Dataset):
         return self.length
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not 0 <= index < self.length:
+            raise IndexError(f"pair {index} of {self.length}")  # also ends iteration over the dataset
         pair = synthetic_pair(self.photos, self.size, torch.Generator().manual_seed(self.seed * 1_000_003 + index))
         return pair.frame1, pair.frame2, pair.flow
