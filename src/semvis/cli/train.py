@@ -313,7 +313,7 @@ def register_video(tasks: argparse._SubParsersAction) -> None:
     dff = tasks.add_parser("dff", help="Deep Feature Flow end to end on DAVIS frame pairs (a Table 3 variant)")
     _davis_arguments(dff)
     dff.add_argument("--frame-weights", type=Path, required=True, help="N from `semvis train video`")
-    dff.add_argument("--flow-weights", type=Path, required=True, help="F from `semvis train flow`")
+    dff.add_argument("--flow-weights", type=Path, help="F from `semvis train flow` (default: the bundled FlowNet Half)")
     dff.add_argument("--variant", default="dff", choices=("dff", "fix-n", "fix-f"), help="what trains (default: both)")
     add_run_arguments(dff, "runs/dff-joint")
     dff.set_defaults(func=run_dff_training)
@@ -339,8 +339,11 @@ def run_video_training(args: argparse.Namespace) -> int:
 
 
 def run_dff_training(args: argparse.Namespace) -> int:
+    from semvis.bundled import FLOWNET, bundled_model
     from semvis.video.joint import train_dff
 
+    if args.flow_weights is None:
+        args.flow_weights = bundled_model(FLOWNET)
     _, results = train_dff(
         args.data,
         args.frame_weights,
