@@ -12,7 +12,7 @@ from semvis.video.files import load_video_model
 from semvis.video.flow_train import save_flownet
 from semvis.video.flownet import FlowNet, build_flownet
 from semvis.video.joint import DavisPairs, dff_from_parts, train_dff
-from semvis.video.train import DavisFrames, davis_split, train_frame_network
+from semvis.video.train import DavisData, DavisFrames, davis_split, train_frame_network
 
 
 def test_a_pair_keeps_its_key_frame_at_most_max_gap_back_in_the_same_clip(tmp_path) -> None:
@@ -42,7 +42,7 @@ def parts(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("joint")
     root = davis_like(tmp / "davis", names=("a", "b"), frames=6)
     torch.manual_seed(0)
-    train_frame_network(root, tmp / "frame", scale=1.0, epochs=2, batch_size=2, tail=0.34, lr=0.01, log_every=1000)
+    train_frame_network(DavisData(root, 1.0, tail=0.34), tmp / "frame", epochs=2, batch_size=2, lr=0.01, log_every=1000)
     flow = save_flownet(build_flownet("half"), tmp / "flow.safetensors", {})
     return root, tmp / "frame" / "model.safetensors", flow
 
@@ -51,7 +51,14 @@ def _trained(parts, tmp_path, variant: str):
     root, frame, flow = parts
     torch.manual_seed(0)
     model, results = train_dff(
-        root, frame, flow, tmp_path / variant, variant, scale=1.0, epochs=2, batch_size=2, tail=0.34, log_every=1000
+        DavisData(root, 1.0, tail=0.34),
+        frame,
+        flow,
+        tmp_path / variant,
+        variant,
+        epochs=2,
+        batch_size=2,
+        log_every=1000,
     )
     return model, results
 
@@ -84,7 +91,7 @@ def test_the_saved_model_carries_its_flow_network_and_runs_algorithm_1(parts, tm
 
 def test_an_unknown_variant_and_a_missing_file_are_named(capsys, tmp_path) -> None:
     with pytest.raises(ValueError, match="unknown variant 'fix-both'"):
-        train_dff(tmp_path, "n.safetensors", "f.safetensors", tmp_path / "run", "fix-both")
+        train_dff(DavisData(tmp_path), "n.safetensors", "f.safetensors", tmp_path / "run", "fix-both")
     code, _, err = run_cli(
         capsys, "train", "dff", "--data", str(tmp_path), "--frame-weights", str(tmp_path / "n.safetensors"),
         "--flow-weights", str(tmp_path / "f.safetensors"), "--out", str(tmp_path / "run"),

@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from semvis.errors import DataError, WeightsError
 from semvis.video.files import load_video_model
-from semvis.video.train import Clip, DavisFrames, davis_split, train_frame_network
+from semvis.video.train import Clip, DavisData, DavisFrames, davis_split, train_frame_network
 
 
 def test_every_third_sequence_is_a_test_sequence_by_default(tmp_path) -> None:
@@ -56,7 +56,7 @@ def test_frames_come_with_binary_masks_at_scale(tmp_path) -> None:
 def test_the_frame_network_learns_the_foreground_and_saves_without_its_backbone(tmp_path) -> None:
     root = davis_like(tmp_path / "davis", frames=3)
     model, results = train_frame_network(
-        root, tmp_path / "run", scale=1.0, epochs=30, batch_size=2, test=["c"], lr=0.01, log_every=1000
+        DavisData(root, 1.0, test=["c"]), tmp_path / "run", epochs=30, batch_size=2, lr=0.01, log_every=1000
     )
     assert results["epoch"] == 30 and results["train_loss"] < 0.3
     path = tmp_path / "run" / "model.safetensors"

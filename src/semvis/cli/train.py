@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from semvis.backbones import list_backbones
 from semvis.errors import SemvisError
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.segment.models import ARCHS
 from semvis.segment.pspnet import AUX_WEIGHT
+
+if TYPE_CHECKING:
+    from semvis.video.train import DavisData
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -319,21 +323,17 @@ def register_video(tasks: argparse._SubParsersAction) -> None:
     dff.set_defaults(func=run_dff_training)
 
 
+def _davis_data(args: argparse.Namespace) -> DavisData:
+    from semvis.video.train import DavisData
+
+    return DavisData(args.data, args.scale, args.test, args.tail)
+
+
 def run_video_training(args: argparse.Namespace) -> int:
     from semvis.video.train import train_frame_network
 
-    _, results = train_frame_network(
-        args.data,
-        args.out,
-        args.scale,
-        args.epochs,
-        args.batch_size,
-        args.test,
-        args.tail,
-        lr=args.lr,
-        seed=args.seed,
-        resume=args.resume,
-    )
+    run = {"lr": args.lr, "seed": args.seed, "resume": args.resume}
+    _, results = train_frame_network(_davis_data(args), args.out, args.epochs, args.batch_size, **run)
     print(f"wrote {args.out / 'model.safetensors'}")
     return report(results)
 
@@ -344,21 +344,9 @@ def run_dff_training(args: argparse.Namespace) -> int:
 
     if args.flow_weights is None:
         args.flow_weights = bundled_model(FLOWNET)
-    _, results = train_dff(
-        args.data,
-        args.frame_weights,
-        args.flow_weights,
-        args.out,
-        args.variant,
-        args.scale,
-        args.epochs,
-        args.batch_size,
-        args.test,
-        args.tail,
-        lr=args.lr,
-        seed=args.seed,
-        resume=args.resume,
-    )
+    run = {"lr": args.lr, "seed": args.seed, "resume": args.resume}
+    parts = (args.frame_weights, args.flow_weights)
+    _, results = train_dff(_davis_data(args), *parts, args.out, args.variant, args.epochs, args.batch_size, **run)
     print(f"wrote {args.out / 'model.safetensors'}")
     return report(results)
 

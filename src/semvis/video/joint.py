@@ -42,10 +42,10 @@ from semvis.video.flow_train import load_flownet
 from semvis.video.train import (
     DAVIS_LABELS,
     Clip,
+    DavisData,
     DavisFrames,
     FrameHead,
     backbone_cache,
-    davis_split,
     frame_recipe,
 )
 
@@ -105,35 +105,32 @@ def dff_from_parts(frame_weights: str | Path, flow_weights: str | Path) -> DeepF
 
 
 def train_dff(
-    data_root: str | Path,
+    data: DavisData,
     frame_weights: str | Path,
     flow_weights: str | Path,
     out_dir: str | Path,
     variant: str = "dff",
-    scale: float = 0.5,
     epochs: int = 10,
     batch_size: int = 4,
-    test: Sequence[str] | None = None,
-    tail: float = 0.0,
     **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
-    """Train a :data:`VARIANTS` variant on the pairs of the training clips of ``davis_split(data_root,
-    test, tail)``, from Frame's N and a pre-trained F; save ``out_dir/model.safetensors`` (N and F)."""
+    """Train a :data:`VARIANTS` variant on the pairs of the training clips of ``data``, from Frame's N
+    and a pre-trained F; save ``out_dir/model.safetensors`` (N and F)."""
     from semvis.weights import default_weights
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
     model = dff_from_parts(frame_weights, flow_weights)
-    train_clips, _ = davis_split(data_root, test, tail)
+    train_clips, _ = data.split()
     out_dir = Path(out_dir)
-    cache = backbone_cache(model, train_clips, scale, out_dir)
+    cache = backbone_cache(model, train_clips, data.scale, out_dir)
     head = PairHead(model, cache.labels.shape[-2:])
     head.n.requires_grad_("n" in VARIANTS[variant])
     head.flow.requires_grad_("f" in VARIANTS[variant])
-    pairs = DavisPairs(train_clips, DavisFrames(train_clips, scale), cache)
+    pairs = DavisPairs(train_clips, DavisFrames(train_clips, data.scale), cache)
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
     results = Trainer(head, loss, pairs, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
-    notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": scale}
+    notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": data.scale}
     entry = default_weights("vgg19").name
     save_dff(model.eval(), out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results

@@ -106,6 +106,20 @@ def davis_split(
     ]
 
 
+@dataclass(frozen=True)
+class DavisData:
+    """Where and how to read DAVIS for training: the root, the split (:func:`davis_split`'s ``test``
+    or ``tail``) and the frame scale (0.5: 427×240)."""
+
+    root: Path
+    scale: float = 0.5
+    test: Sequence[str] | None = None
+    tail: float = 0.0
+
+    def split(self) -> tuple[list[Clip], list[Clip]]:
+        return davis_split(self.root, self.test, self.tail)
+
+
 def resize_frame(image: Image.Image, scale: float) -> Image.Image:
     return image if scale == 1 else image.resize((round(image.width * scale), round(image.height * scale)))
 
@@ -170,27 +184,20 @@ def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[st
 
 
 def train_frame_network(
-    data_root: str | Path,
-    out_dir: str | Path,
-    scale: float = 0.5,
-    epochs: int = 10,
-    batch_size: int = 4,
-    test: Sequence[str] | None = None,
-    tail: float = 0.0,
-    **overrides: Any,
+    data: DavisData, out_dir: str | Path, epochs: int = 10, batch_size: int = 4, **overrides: Any
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
-    """Train N (frozen VGG-19, new conv + N_task) on the training clips of ``davis_split(data_root,
-    test, tail)``; save ``out_dir/model.safetensors``."""
+    """Train N (frozen VGG-19, new conv + N_task) on the training clips of ``data``; save
+    ``out_dir/model.safetensors``."""
     from semvis.weights import default_weights
 
     entry = default_weights("vgg19").name
-    train_clips, _ = davis_split(data_root, test, tail)
+    train_clips, _ = data.split()
     model = build_dff(len(DAVIS_LABELS.classes), "vgg19", flownet=None, pretrained=entry)
     out_dir = Path(out_dir)
-    cache = backbone_cache(model, train_clips, scale, out_dir)
+    cache = backbone_cache(model, train_clips, data.scale, out_dir)
     head = FrameHead(model, cache.labels.shape[-2:])
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
     results = Trainer(head, loss, cache, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
-    notes = {"train_clips": [c.name for c in train_clips], "scale": scale}
+    notes = {"train_clips": [c.name for c in train_clips], "scale": data.scale}
     save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
