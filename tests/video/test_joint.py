@@ -21,7 +21,7 @@ def test_a_pair_keeps_its_key_frame_at_most_max_gap_back_in_the_same_clip(tmp_pa
     frames = DavisFrames(clips, scale=0.5)
     n = len(frames)
     index_maps = torch.arange(n, dtype=torch.float16).view(n, 1, 1, 1).expand(n, 2, 3, 4)  # maps that name their frame
-    pairs = DavisPairs(clips, frames, CachedSplit(index_maps, torch.zeros(n, 24, 32, dtype=torch.uint8)), max_gap=3)
+    pairs = DavisPairs(clips, 0.5, CachedSplit(index_maps, torch.zeros(n, 24, 32, dtype=torch.uint8)), max_gap=3)
     torch.manual_seed(0)
     gaps = set()
     for _ in range(12):
@@ -33,7 +33,7 @@ def test_a_pair_keeps_its_key_frame_at_most_max_gap_back_in_the_same_clip(tmp_pa
             assert torch.equal(key_frame, frames[key][0]) and torch.equal(frame, frames[i][0])
     assert gaps == {0, 1, 2, 3}
     with pytest.raises(ValueError, match="the cache holds 3 frames, the clips 12"):
-        DavisPairs(clips, frames, CachedSplit(index_maps[:3], torch.zeros(3, 24, 32, dtype=torch.uint8)))
+        DavisPairs(clips, 0.5, CachedSplit(index_maps[:3], torch.zeros(3, 24, 32, dtype=torch.uint8)))
 
 
 @pytest.fixture(scope="module")

@@ -59,13 +59,15 @@ class DavisPairs(Dataset):
     """Item i: ``((key backbone maps, key frame, frame i), mask i)`` with the key frame 0–``max_gap``
     frames before frame i in its clip, drawn afresh on every access (torch's global generator).
 
-    ``cache`` holds the backbone maps and masks of ``frames`` in the same order.
+    ``cache`` holds the backbone maps and masks of the clips' frames in order
+    (:func:`~semvis.video.train.backbone_cache` at the same ``scale``).
     """
 
-    def __init__(self, clips: Sequence[Clip], frames: DavisFrames, cache: CachedSplit, max_gap: int = MAX_GAP) -> None:
-        if len(frames) != len(cache):
-            raise ValueError(f"the cache holds {len(cache)} frames, the clips {len(frames)}")
-        self.frames, self.cache, self.max_gap = frames, cache, max_gap
+    def __init__(self, clips: Sequence[Clip], scale: float, cache: CachedSplit, max_gap: int = MAX_GAP) -> None:
+        self.frames = DavisFrames(clips, scale)
+        if len(self.frames) != len(cache):
+            raise ValueError(f"the cache holds {len(cache)} frames, the clips {len(self.frames)}")
+        self.cache, self.max_gap = cache, max_gap
         self.position = [i for clip in clips for i in range(len(clip))]
 
     def __len__(self) -> int:
@@ -127,7 +129,7 @@ def train_dff(
     head = PairHead(model, cache.labels.shape[-2:])
     head.n.requires_grad_("n" in VARIANTS[variant])
     head.flow.requires_grad_("f" in VARIANTS[variant])
-    pairs = DavisPairs(train_clips, DavisFrames(train_clips, data.scale), cache)
+    pairs = DavisPairs(train_clips, data.scale, cache)
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
     results = Trainer(head, loss, pairs, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
     notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": data.scale}

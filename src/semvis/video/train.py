@@ -47,15 +47,18 @@ RECIPE: dict[str, Any] = {"optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "sche
 
 @dataclass(frozen=True)
 class Clip:
-    """Frames ``start:stop`` (natural order) of one DAVIS sequence folder (``frames/``, ``masks/``)."""
+    """Frames ``start:stop`` (natural order) of one DAVIS sequence folder (``frames/``, ``masks/``)
+    of ``total`` frames."""
 
     sequence: Path
     start: int
     stop: int
+    total: int
 
     @classmethod
     def whole(cls, sequence: Path) -> Clip:
-        return cls(sequence, 0, FrameFolder(sequence / "frames").frame_count)
+        total = FrameFolder(sequence / "frames").frame_count
+        return cls(sequence, 0, total, total)
 
     def __len__(self) -> int:
         return self.stop - self.start
@@ -63,7 +66,7 @@ class Clip:
     @property
     def name(self) -> str:
         """The sequence name, with ``@start-stop`` when the clip is part of it."""
-        whole = self.start == 0 and self.stop == FrameFolder(self.sequence / "frames").frame_count
+        whole = self.start == 0 and self.stop == self.total
         return self.sequence.name if whole else f"{self.sequence.name}@{self.start}-{self.stop}"
 
     def frames(self) -> list[Path]:
@@ -93,8 +96,8 @@ def davis_split(
         if short:
             raise DataError(f"{root / short[0]}: one frame cannot be split into training and test frames")
         cuts = [min(len(c) - 1, max(1, round((1 - tail) * len(c)))) for c in clips]
-        return [Clip(c.sequence, 0, k) for c, k in zip(clips, cuts)], [
-            Clip(c.sequence, k, c.stop) for c, k in zip(clips, cuts)
+        return [Clip(c.sequence, 0, k, c.total) for c, k in zip(clips, cuts)], [
+            Clip(c.sequence, k, c.stop, c.total) for c, k in zip(clips, cuts)
         ]
     names = [p.name for p in sequences]
     chosen = set(names[2::3] if test is None else test)
