@@ -17,6 +17,7 @@ from PIL import Image
 from semvis.data import load_image
 from semvis.errors import SemvisError
 from semvis.hashing import HashIndex, encoder_for, square_crop
+from semvis.hashing.sheet import THUMB
 from tests.app.conftest import SAMPLE, SearchIndex
 
 pytest.importorskip("fastapi", reason="the app needs the web extra: pip install 'semvis[web]'")
@@ -25,7 +26,7 @@ with warnings.catch_warnings():  # starlette 1.x asks for httpx2 instead of http
     from fastapi.testclient import TestClient
 
 from semvis.app import IndexSearcher  # noqa: E402  (needs the web extra)
-from semvis.app.search import MAX_K, NO_INDEX, THUMB_SIZE  # noqa: E402
+from semvis.app.search import MAX_K, NO_INDEX  # noqa: E402
 
 PNG = {"Content-Type": "image/png"}
 THUMB_URL = re.compile(r"^/api/search/thumbs/[A-Za-z0-9_-]{22}\.jpg$")
@@ -81,8 +82,8 @@ def test_thumbnails_are_the_centred_squares_of_the_hits(client: TestClient, sear
     reply = client.get(first["thumb_url"])
     assert reply.status_code == 200 and reply.headers["content-type"] == "image/jpeg"
     thumb = Image.open(io.BytesIO(reply.content))
-    assert thumb.format == "JPEG" and thumb.size == (THUMB_SIZE, THUMB_SIZE)
-    expected = np.array(square_crop(load_image(search_index.images[3]), THUMB_SIZE), dtype=int)
+    assert thumb.format == "JPEG" and thumb.size == (THUMB, THUMB)
+    expected = np.array(square_crop(load_image(search_index.images[3]), THUMB), dtype=int)
     assert np.abs(np.array(thumb, dtype=int) - expected).mean() < 8  # JPEG loss only
 
 

@@ -32,8 +32,6 @@ from semvis.hashing.sheet import THUMB
 
 #: Most results one search may ask for.
 MAX_K = 100
-#: Side of the square thumbnails, in pixels.
-THUMB_SIZE = THUMB
 NO_INDEX = "no index loaded: start semvis serve --index INDEX to search"
 
 R = TypeVar("R")
@@ -57,7 +55,7 @@ class RankedImage(BaseModel):
     rank: int = Field(description="1 for the nearest")
     distance: int = Field(description="Hamming distance between the query's code and the image's")
     name: str = Field(description="the indexed file's name, without its folder")
-    thumb_url: str = Field(description=f"a {THUMB_SIZE}×{THUMB_SIZE} JPEG of the image's centred square")
+    thumb_url: str = Field(description=f"a {THUMB}×{THUMB} JPEG of the image's centred square")
 
 
 class SearchResult(BaseModel):
@@ -132,7 +130,7 @@ class IndexSearcher:
 def thumbnail(path: str) -> bytes:
     """A JPEG of the centred square of an indexed image, as the encoder sees it."""
     buffer = io.BytesIO()
-    square_crop(load_image(path), THUMB_SIZE).save(buffer, "JPEG", quality=85)
+    square_crop(load_image(path), THUMB).save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
 
 

@@ -24,16 +24,14 @@ DEFAULT_MAX_PIXELS = 100_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 Mode = Literal["RGB", "L"]
 _WHITE = (255, 255, 255, 255)
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 def list_images(folder: str | os.PathLike[str], extensions: Sequence[str] = IMAGE_EXTENSIONS) -> list[Path]:
     """Image files under ``folder`` (recursively, by extension, any case), sorted by path."""
     exts = {e.lower() for e in extensions}
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in exts)
-
-
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error)
 
 
 def _open(path: Path, max_pixels: int) -> Image.Image:
