@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from semvis.errors import WeightsError
 from semvis.video import FlowEstimate
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flow_train import FlowNetFlow, flow_loss, load_flownet, save_flownet, train_flownet
@@ -76,6 +79,15 @@ def test_a_saved_flow_network_can_gain_a_fresh_scale_field(tmp_path) -> None:
     assert got.scale.shape == (1, 16, 4, 6) and torch.equal(got.scale, torch.ones_like(got.scale))  # S ≡ 1 (§3)
     torch.testing.assert_close(got.flow, expected.flow, atol=1e-3, rtol=1e-2)  # the trained flow, from fp16
     assert load_flownet(path).scale_channels == 0 and load_flownet(path).name == "half"
+
+
+def test_a_malformed_header_is_named(tmp_path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "f.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), {"semvis.flownet": json.dumps({"name": "giant", "scale_channels": 0})})
+    with pytest.raises(WeightsError, match=r"f\.safetensors: malformed 'semvis.flownet' header \(ValueError"):
+        load_flownet(path)
 
 
 def test_an_unknown_network_is_refused(tmp_path) -> None:

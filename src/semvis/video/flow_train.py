@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from semvis.data import image_to_tensor
+from semvis.errors import WeightsError
 from semvis.train import TrainConfig, Trainer
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flownet import FlowEstimate, FlowNet, build_flownet, resize_flow
@@ -77,9 +78,12 @@ def load_flownet(path: str | Path, scale_channels: int | None = None) -> FlowNet
     from semvis.weights import load_state, read_config_header, read_state
 
     description = read_config_header(path, META_KEY, "flow network")
-    saved = description["scale_channels"]
-    scale_channels = saved if scale_channels is None else scale_channels
-    model = build_flownet(description["name"], scale_channels)
+    try:
+        saved = description["scale_channels"]
+        scale_channels = saved if scale_channels is None else scale_channels
+        model = build_flownet(description["name"], scale_channels)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
     state, _ = read_state(Path(path))
     if scale_channels != saved:
         for name in ("head.weight", "head.bias"):
