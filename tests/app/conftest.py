@@ -12,7 +12,7 @@ from helpers import HASH_SIZE, blocky_images, random_net
 
 import semvis
 from semvis.cli.main import main
-from semvis.segment import LabelSpec
+from semvis.data import LabelSpec
 
 #: Class 3 ("paint") is never predicted by :func:`brightness_bands`, so painting it always changes the map.
 LABELS = LabelSpec(("dark", "mid", "light", "paint"))

@@ -40,7 +40,8 @@ def test_colorize_keeps_the_input_l(capsys: pytest.CaptureFixture[str], files: d
 
 
 def test_colorize_with_a_segmenter(capsys: pytest.CaptureFixture[str], files: dict[str, Path], tmp_path: Path) -> None:
-    from semvis.segment import LabelSpec, build_segmenter, save_segmenter
+    from semvis.data import LabelSpec
+    from semvis.segment import build_segmenter, save_segmenter
 
     def segmenter(classes: int) -> Path:
         model = build_segmenter("gridnet", classes, in_channels=1)

@@ -7,7 +7,8 @@ import torch
 from helpers import TOY_CLASSES, needs_weights, run_cli
 from PIL import Image
 
-from semvis.segment import GridNet, LabelSpec, load_segmenter, save_segmenter
+from semvis.data import LabelSpec
+from semvis.segment import GridNet, load_segmenter, save_segmenter
 from semvis.weights import save_safetensors
 
 TOY_LABELS = LabelSpec(

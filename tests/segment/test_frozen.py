@@ -7,7 +7,8 @@ import torch
 from helpers import needs_weights
 from safetensors import safe_open
 
-from semvis.segment import LabelSpec, PSPNet, load_segmenter, save_segmenter
+from semvis.data import LabelSpec
+from semvis.segment import PSPNet, load_segmenter, save_segmenter
 from semvis.segment.frozen import (
     PSPHead,
     median_frequency_weights,

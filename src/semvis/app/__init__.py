@@ -1,7 +1,7 @@
 """The colorization web app (``semvis serve``): a JSON API and a static page to repaint semantic maps.
 
 :func:`~semvis.app.server.create_app` takes the models as objects (a segmenter function, its
-:class:`~semvis.segment.LabelSpec` and a colorizer);
+:class:`~semvis.data.LabelSpec` and a colorizer);
 :func:`~semvis.colorize.pipeline.load_colorization_models` builds them from weight files, the
 bundled ones by default. :class:`~semvis.app.search.IndexSearcher` opens a hash index for the
 page's search tab. Needs the ``web`` extra (FastAPI, uvicorn).

@@ -29,8 +29,8 @@ from semvis.app.tokens import TOKEN_PATTERN, TokenStore
 from semvis.app.uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, Body, binary_body, decode_label_map, decode_photo
 from semvis.colorize import SemanticColorizer, colorize
 from semvis.colorize.data import Segmenter
-from semvis.data import image_to_tensor, tensor_to_image
-from semvis.segment import LabelSpec, label_image
+from semvis.data import LabelSpec, image_to_tensor, tensor_to_image
+from semvis.segment import label_image
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from semvis.bundled import COLORIZER, SEGMENTER, bundled_model
 from semvis.colorize.data import Segmenter
 from semvis.colorize.unet import SemanticColorizer, load_colorizer
+from semvis.data import LabelSpec
 from semvis.errors import WeightsError
-from semvis.segment import LabelSpec, load_segmenter, segment
+from semvis.segment import load_segmenter, segment
 
 
 def load_segmenter_function(path: str | Path | None = None) -> tuple[Segmenter, LabelSpec]:

@@ -1,4 +1,4 @@
-"""Data loading: images, classification and segmentation datasets, video frames."""
+"""Data loading: images, label specs, classification and segmentation datasets, video frames."""
 
 from semvis.data.datasets import (
     ImageFolderDataset,
@@ -14,9 +14,11 @@ from semvis.data.images import (
     load_image,
     load_label,
     load_tensor,
+    match_channels,
     save_image,
     tensor_to_image,
 )
+from semvis.data.labels import LabelSpec
 from semvis.data.video import FrameFolder, FrameSource, VideoReader, VideoWriter, open_frames
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "FrameFolder",
     "FrameSource",
     "ImageFolderDataset",
+    "LabelSpec",
     "RandomScaleCropFlip",
     "SegmentationDataset",
     "VideoReader",
@@ -34,6 +37,7 @@ __all__ = [
     "load_image",
     "load_label",
     "load_tensor",
+    "match_channels",
     "open_frames",
     "save_image",
     "shared_dataset",

@@ -14,6 +14,7 @@ from typing import Literal
 
 import numpy as np
 import torch
+from kornia.color import rgb_to_grayscale
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
@@ -170,3 +171,18 @@ def save_image(
     except OSError as e:
         raise ImageError(f"{path}: cannot write image ({e})") from None
     return path
+
+
+def match_channels(images: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """``(N×)C×H×W`` images with ``in_channels`` channels: RGB → luma, gray → repeated RGB.
+
+    The luma is ITU-R 601, as Pillow's "L" conversion and a grayscale photograph have it.
+    """
+    channels = images.shape[-3]
+    if channels == in_channels:
+        return images
+    if (channels, in_channels) == (3, 1):
+        return rgb_to_grayscale(images)
+    if (channels, in_channels) == (1, 3):
+        return images.expand(*images.shape[:-3], 3, *images.shape[-2:])
+    raise ValueError(f"cannot feed {channels}-channel images to a model of {in_channels} input channels")

@@ -40,13 +40,12 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from semvis.atomic import atomic_path
-from semvis.data import ImageFolderDataset, SegmentationDataset, image_to_tensor
+from semvis.data import ImageFolderDataset, LabelSpec, SegmentationDataset, image_to_tensor
 from semvis.errors import DataError
 from semvis.hashing.codes import binarize, pack_codes
 from semvis.hashing.encode import INPUT_SIZE, square_crop
 from semvis.hashing.evaluate import RetrievalScores, evaluate_retrieval
 from semvis.hashing.model import SemanticHashNet, save_hashnet
-from semvis.segment.models import LabelSpec
 from semvis.segment.train import segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer
 from semvis.train.cache import CachedSplit, cache_features

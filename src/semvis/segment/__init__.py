@@ -1,7 +1,7 @@
 """Semantic segmentation (issue 4, seed §2.2): GridNet and PSPNet, scores, training and inference."""
 
 from semvis.segment.gridnet import GridNet
-from semvis.segment.inference import evaluate, match_channels, predict_logits, segment
+from semvis.segment.inference import evaluate, predict_logits, segment
 from semvis.segment.metrics import (
     accuracy_per_class,
     confusion_matrix,
@@ -9,7 +9,7 @@ from semvis.segment.metrics import (
     iou_per_class,
     scores,
 )
-from semvis.segment.models import ARCHS, LabelSpec, build_segmenter, load_segmenter, save_segmenter
+from semvis.segment.models import ARCHS, build_segmenter, load_segmenter, save_segmenter
 from semvis.segment.pspnet import AUX_WEIGHT, PSPNet
 from semvis.segment.render import label_image, overlay
 from semvis.segment.train import segmentation_loss, segmentation_metrics, train_segmenter
@@ -18,7 +18,6 @@ __all__ = [
     "ARCHS",
     "AUX_WEIGHT",
     "GridNet",
-    "LabelSpec",
     "PSPNet",
     "accuracy_per_class",
     "build_segmenter",
@@ -28,7 +27,6 @@ __all__ = [
     "iou_per_class",
     "label_image",
     "load_segmenter",
-    "match_channels",
     "overlay",
     "predict_logits",
     "save_segmenter",

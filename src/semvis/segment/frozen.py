@@ -23,9 +23,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from semvis.data import SegmentationDataset
-from semvis.segment.inference import match_channels
-from semvis.segment.models import LabelSpec, save_segmenter
+from semvis.data import LabelSpec, SegmentationDataset, match_channels
+from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer

@@ -1,8 +1,7 @@
 """Inference at full resolution: whole images or sliding windows, and dataset evaluation.
 
-Every segmenter takes pixels in [0, 1]; :func:`match_channels` turns an RGB batch into the
-1-channel luma a gray model wants (ITU-R 601, as Pillow's "L" conversion and a grayscale
-photograph have it) or repeats a gray batch for an RGB model.
+Every segmenter takes pixels in [0, 1]; :func:`~semvis.data.images.match_channels` turns an RGB
+batch into the 1-channel luma a gray model wants or repeats a gray batch for an RGB model.
 """
 
 from __future__ import annotations
@@ -11,24 +10,12 @@ import math
 from typing import Any
 
 import torch
-from kornia.color import rgb_to_grayscale
 from torch import nn
 from torch.utils.data import Dataset
 
+from semvis.data import match_channels
 from semvis.progress import track
 from semvis.segment.metrics import confusion_matrix, iou_per_class, scores
-
-
-def match_channels(images: torch.Tensor, in_channels: int) -> torch.Tensor:
-    """``(N×)C×H×W`` images with ``in_channels`` channels: RGB → luma, gray → repeated RGB."""
-    channels = images.shape[-3]
-    if channels == in_channels:
-        return images
-    if (channels, in_channels) == (3, 1):
-        return rgb_to_grayscale(images)
-    if (channels, in_channels) == (1, 3):
-        return images.expand(*images.shape[:-3], 3, *images.shape[-2:])
-    raise ValueError(f"cannot feed {channels}-channel images to a model of {in_channels} input channels")
 
 
 def _starts(size: int, window: int, stride: int) -> list[int]:

@@ -8,15 +8,14 @@ carry the backbone's ``input_spec``. :func:`load_segmenter` rebuilds the model f
 
 from __future__ import annotations
 
-import colorsys
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from semvis.data import SegmentationDataset
+from semvis.data import LabelSpec
 from semvis.errors import WeightsError
 from semvis.segment.gridnet import GridNet
 from semvis.segment.pspnet import PSPNet
@@ -25,27 +24,6 @@ from semvis.segment.pspnet import PSPNet
 META_KEY = "semvis.segmenter"
 #: Architectures ``build_segmenter`` knows.
 ARCHS = ("gridnet", "pspnet-vgg19", "pspnet-xception")
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    """The classes a segmenter predicts: names, display colours and the ignored label value."""
-
-    classes: tuple[str, ...]
-    colors: tuple[tuple[int, int, int], ...] = ()
-    ignore_index: int = 255
-
-    @classmethod
-    def from_dataset(cls, dataset: SegmentationDataset) -> LabelSpec:
-        return cls(tuple(dataset.classes), tuple(dataset.colors), dataset.ignore_index)
-
-    @property
-    def palette(self) -> list[tuple[int, int, int]]:
-        """The colours, or evenly spread hues (golden-ratio steps) when none were given."""
-        if self.colors:
-            return list(self.colors)
-        hues = ((0.618034 * i) % 1.0 for i in range(len(self.classes)))
-        return [tuple(round(255 * c) for c in colorsys.hsv_to_rgb(h, 0.65, 0.95)) for h in hues]
 
 
 def arch_of(model: nn.Module) -> str:

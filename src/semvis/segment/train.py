@@ -22,11 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from semvis.data import RandomScaleCropFlip, SegmentationDataset
+from semvis.data import LabelSpec, RandomScaleCropFlip, SegmentationDataset, match_channels
 from semvis.errors import DataError
-from semvis.segment.inference import match_channels
 from semvis.segment.metrics import confusion_matrix, scores
-from semvis.segment.models import LabelSpec, build_segmenter, save_segmenter
+from semvis.segment.models import build_segmenter, save_segmenter
 from semvis.segment.pspnet import AUX_WEIGHT, PSPNet
 from semvis.train import (
     TrainConfig,

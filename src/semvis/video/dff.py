@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.backbones import FeatureExtractor, create_backbone
+from semvis.data import match_channels
 from semvis.nn.warp import warp
-from semvis.segment.inference import match_channels
 from semvis.segment.pspnet import STAGES
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
 

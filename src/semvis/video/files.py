@@ -9,8 +9,9 @@ from typing import Any
 
 from safetensors import SafetensorError, safe_open
 
+from semvis.data import LabelSpec
 from semvis.errors import WeightsError
-from semvis.segment.models import LabelSpec, load_segmenter
+from semvis.segment.models import load_segmenter
 from semvis.video.dff import DeepFeatureFlow, build_dff, segmenter_dff
 
 #: Header key of a DFF file's description (classes, backbone entry, training notes).

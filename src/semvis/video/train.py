@@ -29,10 +29,9 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 
-from semvis.data import image_to_tensor, load_image, load_label
+from semvis.data import LabelSpec, image_to_tensor, load_image, load_label
 from semvis.data.video import FrameFolder
 from semvis.errors import DataError
-from semvis.segment.models import LabelSpec
 from semvis.segment.train import segmentation_loss
 from semvis.train import TrainConfig, Trainer
 from semvis.train.cache import CachedSplit, cache_features
