@@ -18,3 +18,7 @@ class WeightsError(SemvisError):
 
 class DataError(SemvisError):
     """A dataset or video is missing or malformed."""
+
+
+class DeviceError(SemvisError, ValueError):
+    """A device name is unknown, or names hardware (or a precision) this machine does not have."""
