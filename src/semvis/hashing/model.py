@@ -39,16 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.backbones import InputSpec, create_backbone
+from semvis.backbones.roles import stage_roles
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
 
-#: The "semifinal conv block" per backbone: (stage, output stride to build it with).
-#: At 224×224 input each gives a 28×28 map: VGG's fourth block (512 channels) before its
-#: pool, and Xception's last entry-flow block (728 channels) at output stride 8, i.e. with
-#: its pool turned into stride 1. ``feature_layer="entry2"`` (256 channels, stride 8
-#: without dilation) is the cheaper Xception choice.
-TRUNK_LAYERS = {"vgg16": ("relu4_3", 32), "vgg19": ("relu4_4", 32), "xception": ("entry3", 8)}
 #: Header key of the architecture config in a saved SemanticHashNet safetensors file.
 CONFIG_KEY = "semvis.hashnet"
 
@@ -108,7 +103,7 @@ class SemanticHashNet(nn.Module):
         hidden: width of FC6/FC7 (4096 in the paper).
         dropout: after FC6 and FC7.
         baseline: Lin et al. 2015 — no PSP, no segmentation head.
-        feature_layer: trunk stage to use instead of the default of :data:`TRUNK_LAYERS`.
+        feature_layer: trunk stage to use instead of the backbone's semifinal stage.
         input_norm: batch-normalise the pooled input of FC6 (see the module docstring).
     """
 
@@ -131,17 +126,17 @@ class SemanticHashNet(nn.Module):
         super().__init__()
         if bits not in CODE_LENGTHS:
             raise ValueError(f"bits must be one of {CODE_LENGTHS}, got {bits}")
-        if backbone not in TRUNK_LAYERS:
-            raise ValueError(f"backbone must be one of {sorted(TRUNK_LAYERS)}, got {backbone!r}")
+        roles = stage_roles(backbone)
         if num_classes < 1 or pool_grid < 1 or hidden < 1:
             raise ValueError(
                 f"num_classes, pool_grid and hidden must be positive, got {num_classes}, {pool_grid}, {hidden}"
             )
         if baseline and num_seg_classes:
             raise ValueError("the baseline (Lin et al. 2015) has no segmentation head: leave num_seg_classes unset")
-        layer, stride = TRUNK_LAYERS[backbone]
-        self.feature_layer = feature_layer or layer
-        self.trunk = create_backbone(backbone, pretrained, output_stride=stride, features=[self.feature_layer])
+        self.feature_layer = feature_layer or roles.semifinal
+        self.trunk = create_backbone(
+            backbone, pretrained, output_stride=roles.semifinal_stride, features=[self.feature_layer]
+        )
         channels = self.trunk.feature_info[0].channels
         self.psp = None if baseline else PyramidPooling(channels, psp_bins)
         width = channels if self.psp is None else self.psp.out_channels

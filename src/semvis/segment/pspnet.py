@@ -26,11 +26,10 @@ import torch
 from torch import nn
 
 from semvis.backbones import FeatureExtractor, InputSpec, create_backbone
+from semvis.backbones.roles import stage_roles
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
 
-#: Backbone → (main stage, auxiliary stage).
-STAGES = {"vgg19": ("relu5_4", "relu4_4"), "xception": ("exit_conv", "middle8")}
 #: PSPNet's (and mmseg's ``pool_scales``) pyramid.
 PSP_BINS = (1, 2, 3, 6)
 #: Loss weight of the auxiliary head (PSPNet §3.4).
@@ -67,15 +66,14 @@ class PSPNet(nn.Module):
         aux: bool = True,
     ) -> None:
         super().__init__()
-        if backbone not in STAGES:
-            raise ValueError(f"backbone must be one of {sorted(STAGES)}, got {backbone!r}")
+        roles = stage_roles(backbone)
         if in_channels not in (1, 3):
             raise ValueError(f"in_channels must be 1 (gray) or 3 (RGB), got {in_channels}")
         if output_stride not in (8, 16):
             raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
         if num_classes < 1:
             raise ValueError(f"num_classes must be positive, got {num_classes}")
-        self.layer, self.aux_layer = STAGES[backbone]
+        self.layer, self.aux_layer = roles.dense, roles.aux
         layers = [self.aux_layer, self.layer] if aux else [self.layer]
         self.backbone: FeatureExtractor = create_backbone(
             backbone, pretrained, output_stride=output_stride, features=layers

@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.backbones import FeatureExtractor, create_backbone
+from semvis.backbones.roles import stage_roles
 from semvis.data import match_channels
 from semvis.nn.warp import warp
-from semvis.segment.pspnet import STAGES
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
 
 #: §4: feature stride 16, a 3×3 convolution to 1024 channels with dilation 6.
@@ -54,9 +54,7 @@ class FeatureNetwork(nn.Module):
         self, backbone: str = "vgg19", pretrained: bool | str | Path = False, channels: int = FEATURE_CHANNELS
     ) -> None:
         super().__init__()
-        if backbone not in STAGES:
-            raise ValueError(f"backbone must be one of {sorted(STAGES)}, got {backbone!r}")
-        self.layer = STAGES[backbone][0]
+        self.layer = stage_roles(backbone).dense
         self.backbone: FeatureExtractor = create_backbone(
             backbone, pretrained, output_stride=FEATURE_STRIDE, features=[self.layer]
         )
