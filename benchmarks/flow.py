@@ -17,7 +17,6 @@ Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.s
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import time
 from functools import partial
@@ -28,10 +27,11 @@ import torch
 from PIL import Image
 
 from semvis.flow import dis_flow, end_point_error, read_flo
+from semvis.paths import data_root
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flow_train import FlowNetFlow, load_flownet
 
-DATA = Path(os.environ.get("SEMVIS_DATA", "../shared/data"))
+DATA = data_root()
 PRESETS = ("ultrafast", "fast", "medium")
 Pair = tuple[np.ndarray, np.ndarray, np.ndarray]  # frame 1, frame 2 (RGB uint8), flow H×W×2
 

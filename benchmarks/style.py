@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -34,9 +33,10 @@ from pathlib import Path
 import torch
 
 from semvis.data import load_tensor
+from semvis.paths import data_root
 from semvis.style.synthesis import StyleConfig, compute_targets, load_vgg, objective, stylize
 
-DATA = Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 CONTENT = DATA / "style" / "content" / "tubingen.jpg"
 STYLE = DATA / "style" / "style" / "starry_night.jpg"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

@@ -17,7 +17,6 @@ Usage: ``python benchmarks/style_video.py [--sequence car-roundabout] [--frames 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 from pathlib import Path
 
@@ -27,11 +26,12 @@ from semvis.backbones import Backbone
 from semvis.data.images import tensor_to_image
 from semvis.data.video import open_frames
 from semvis.flow import flicker
+from semvis.paths import data_root
 from semvis.style.synthesis import StyleConfig, load_vgg
 from semvis.style.video import DEFAULT_TEMPORAL_WEIGHT, FrameResult, frame_flow, stylize_video
 from semvis.viz import labelled_grid
 
-DATA = Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 STYLE = DATA / "style" / "style" / "starry_night.jpg"
 RESULTS = Path(__file__).parent / "results"
 SHEET_COLUMNS = 4

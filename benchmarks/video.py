@@ -25,7 +25,6 @@ Usage: ``python benchmarks/video.py [--sequence car-roundabout] [--frames 30] [-
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 from itertools import islice
 from pathlib import Path
@@ -37,6 +36,7 @@ from semvis.bundled import SEGMENTER, bundled_model
 from semvis.data.images import image_to_tensor
 from semvis.data.video import open_frames
 from semvis.errors import WeightsError
+from semvis.paths import data_root
 from semvis.segment import confusion_matrix, load_segmenter, scores
 from semvis.video import (
     DeepFeatureFlow,
@@ -52,7 +52,7 @@ from semvis.video import (
 )
 from semvis.viz import line_chart
 
-DATA = Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 RESULTS = Path(__file__).parent / "results"
 
 

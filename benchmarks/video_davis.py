@@ -25,7 +25,6 @@ Usage: ``python benchmarks/video_davis.py --weights runs/dff-davis/model.safeten
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +32,7 @@ from statistics import fmean
 
 import torch
 
+from semvis.paths import data_root
 from semvis.segment import confusion_matrix, scores
 from semvis.video import (
     AdaptiveSchedule,
@@ -50,7 +50,7 @@ from semvis.video.flow_train import FlowNetFlow, load_flownet
 from semvis.video.train import DavisFrames, davis_split
 from semvis.viz import line_chart
 
-DATA = Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = data_root()
 RESULTS = Path(__file__).parent / "results"
 
 

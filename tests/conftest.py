@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from semvis.paths import data_root
+
 os.environ["SEMVIS_OFFLINE"] = "1"
 
 
@@ -30,14 +32,10 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def real_data_root() -> Path:
-    return Path(os.environ.get("SEMVIS_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
-
-
 @pytest.fixture
 def real_data() -> Path:
     """Root of the real datasets; skips the test with a reason when they are absent."""
-    root = real_data_root()
+    root = data_root().resolve()
     if not root.is_dir():
         pytest.skip(f"real data not found at {root} (set SEMVIS_DATA)")
     return root
