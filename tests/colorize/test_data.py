@@ -4,7 +4,8 @@ import pytest
 import torch
 from PIL import Image
 
-from semvis.colorize import ColorizationDataset, ResizeCropFlip, SegmentedPhotos, camvid_colorization, rgb_to_lab
+from semvis.colorize import ColorizationDataset, SegmentedPhotos, camvid_colorization, rgb_to_lab
+from semvis.data import ResizeCropFlip
 from semvis.errors import DataError
 
 

@@ -4,13 +4,7 @@ The seed's modified U-Net (:mod:`~semvis.colorize.unet`), CIE Lab scaling (:mod:
 the Huber loss (eq. 1), CamVid training data, inference with label editing and the metrics.
 """
 
-from semvis.colorize.data import (
-    ColorizationDataset,
-    ResizeCropFlip,
-    SegmentedPhotos,
-    Segmenter,
-    camvid_colorization,
-)
+from semvis.colorize.data import ColorizationDataset, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr, colorize, colourfulness, edit_locality, fit_gamut, predict_ab
 from semvis.colorize.lab import AB_SCALE, L_SCALE, lab_to_rgb, luma, rgb_to_lab
 from semvis.colorize.losses import HUBER_DELTA, huber_ab_loss
@@ -23,7 +17,6 @@ __all__ = [
     "L_SCALE",
     "WEIGHTS_FILE",
     "ColorizationDataset",
-    "ResizeCropFlip",
     "SegmentedPhotos",
     "Segmenter",
     "SemanticColorizer",

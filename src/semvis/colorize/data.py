@@ -7,61 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from semvis.colorize.lab import rgb_to_lab
-from semvis.data import IMAGE_EXTENSIONS, SegmentationDataset, image_to_tensor, list_images, load_image
+from semvis.data import IMAGE_EXTENSIONS, ResizeCropFlip, SegmentationDataset, image_to_tensor, list_images, load_image
 from semvis.errors import DataError
 
 #: ``segmenter(rgb 3×H×W in [0, 1]) -> labels H×W``: any segmentation model wrapped as a function.
 Segmenter = Callable[[torch.Tensor], torch.Tensor]
 Pair = tuple[torch.Tensor, torch.Tensor]
-
-
-def resize_pair(image: torch.Tensor, label: torch.Tensor, size: tuple[int, int]) -> Pair:
-    """Image bilinear (antialiased, clamped to [0, 1]), labels nearest, to ``size`` = (H, W)."""
-    if tuple(image.shape[-2:]) == tuple(size):
-        return image, label
-    image = F.interpolate(image[None], size, mode="bilinear", align_corners=False, antialias=True)[0].clamp_(0, 1)
-    label = F.interpolate(label[None, None].float(), size, mode="nearest-exact")[0, 0].to(label.dtype)
-    return image, label
-
-
-def short_side_size(height: int, width: int, short: int) -> tuple[int, int]:
-    """(H, W) with the shorter side scaled to ``short``, keeping the aspect ratio."""
-    scale = short / min(height, width)
-    return max(1, round(height * scale)), max(1, round(width * scale))
-
-
-class ResizeCropFlip:
-    """Seed §3 augmentation: shorter side → ``resize``, ``crop``×``crop`` crop, horizontal flip.
-
-    Training draws the crop position and the flip (probability ½) from ``generator`` (torch's
-    global generator by default); evaluation (``train=False``) takes the centre crop, unflipped.
-    """
-
-    def __init__(
-        self, resize: int = 360, crop: int = 352, train: bool = True, generator: torch.Generator | None = None
-    ) -> None:
-        if not 0 < crop <= resize:
-            raise ValueError(f"need 0 < crop <= resize, got crop={crop}, resize={resize}")
-        self.resize, self.crop, self.train, self.generator = resize, crop, train, generator
-
-    def _offset(self, room: int) -> int:
-        if not self.train:
-            return room // 2
-        return int(torch.randint(room + 1, (), generator=self.generator))
-
-    def __call__(self, image: torch.Tensor, label: torch.Tensor) -> Pair:
-        image, label = resize_pair(image, label, short_side_size(*image.shape[-2:], self.resize))
-        top = self._offset(image.shape[-2] - self.crop)
-        left = self._offset(image.shape[-1] - self.crop)
-        image = image[:, top : top + self.crop, left : left + self.crop]
-        label = label[top : top + self.crop, left : left + self.crop]
-        if self.train and float(torch.rand((), generator=self.generator)) < 0.5:
-            image, label = image.flip(-1), label.flip(-1)
-        return image, label
 
 
 class ColorizationDataset(Dataset):

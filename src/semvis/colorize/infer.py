@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from semvis.colorize.data import resize_pair, short_side_size
 from semvis.colorize.lab import lab_to_rgb, luma
 from semvis.data import image_to_tensor
+from semvis.data.transforms import resize_pair, short_side_size
 from semvis.errors import ImageError
 
 ImageLike = Image.Image | torch.Tensor

@@ -11,10 +11,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from semvis.colorize.data import ColorizationDataset, ResizeCropFlip, SegmentedPhotos, Segmenter, camvid_colorization
+from semvis.colorize.data import ColorizationDataset, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr
 from semvis.colorize.losses import huber_ab_loss
 from semvis.colorize.unet import SemanticColorizer, SemanticMode, save_colorizer
+from semvis.data import ResizeCropFlip
 from semvis.train import (
     TrainConfig,
     Trainer,

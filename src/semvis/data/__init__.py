@@ -1,11 +1,6 @@
-"""Data loading: images, label specs, classification and segmentation datasets, video frames."""
+"""Data loading: images, label specs, classification and segmentation datasets, joint transforms, video frames."""
 
-from semvis.data.datasets import (
-    ImageFolderDataset,
-    RandomScaleCropFlip,
-    SegmentationDataset,
-    shared_dataset,
-)
+from semvis.data.datasets import ImageFolderDataset, SegmentationDataset, shared_dataset
 from semvis.data.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
@@ -19,6 +14,7 @@ from semvis.data.images import (
     tensor_to_image,
 )
 from semvis.data.labels import LabelSpec
+from semvis.data.transforms import RandomScaleCropFlip, ResizeCropFlip
 from semvis.data.video import FrameFolder, FrameSource, VideoReader, VideoWriter, open_frames
 
 __all__ = [
@@ -29,6 +25,7 @@ __all__ = [
     "ImageFolderDataset",
     "LabelSpec",
     "RandomScaleCropFlip",
+    "ResizeCropFlip",
     "SegmentationDataset",
     "VideoReader",
     "VideoWriter",

@@ -1,4 +1,4 @@
-"""Datasets: folders of classes, CamVid-style segmentation, and a joint augmentation."""
+"""Datasets: folders of classes and CamVid-style segmentation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -188,48 +187,3 @@ class SegmentationDataset(Dataset):
                 f"but its image is {image.shape[2]}x{image.shape[1]}"
             )
         return self.transform(image, label) if self.transform else (image, label)
-
-
-class RandomScaleCropFlip:
-    """Joint augmentation: random rescale, pad-and-crop to ``crop_size`` and horizontal flip.
-
-    The image is resized bilinearly, the label with nearest neighbour; label padding uses
-    ``ignore_index``. Pass a seeded ``torch.Generator`` for reproducible draws (in a single
-    process; DataLoader workers would each copy it).
-    """
-
-    def __init__(
-        self,
-        crop_size: int | tuple[int, int],
-        scale: tuple[float, float] = (0.5, 2.0),
-        flip: bool = True,
-        ignore_index: int = DEFAULT_IGNORE_INDEX,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        self.crop = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
-        self.scale = scale
-        self.flip = flip
-        self.ignore_index = ignore_index
-        self.generator = generator
-
-    def _uniform(self) -> float:
-        return float(torch.rand((), generator=self.generator))
-
-    def __call__(self, image: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        lo, hi = self.scale
-        s = lo + (hi - lo) * self._uniform()
-        size = (max(1, round(image.shape[1] * s)), max(1, round(image.shape[2] * s)))
-        image = F.interpolate(image[None], size, mode="bilinear", align_corners=False, antialias=True)[0]
-        image = image.clamp_(0, 1)
-        label = F.interpolate(label[None, None].float(), size, mode="nearest-exact")[0, 0].long()
-        ch, cw = self.crop
-        pad_h, pad_w = max(0, ch - size[0]), max(0, cw - size[1])
-        image = F.pad(image, (0, pad_w, 0, pad_h), value=0.0)
-        label = F.pad(label, (0, pad_w, 0, pad_h), value=self.ignore_index)
-        top = int(torch.randint(image.shape[1] - ch + 1, (), generator=self.generator))
-        left = int(torch.randint(image.shape[2] - cw + 1, (), generator=self.generator))
-        image = image[:, top : top + ch, left : left + cw]
-        label = label[top : top + ch, left : left + cw]
-        if self.flip and self._uniform() < 0.5:
-            image, label = image.flip(-1), label.flip(-1)
-        return image, label

@@ -41,6 +41,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from semvis.atomic import atomic_path
 from semvis.data import ImageFolderDataset, LabelSpec, SegmentationDataset, image_to_tensor
+from semvis.data.transforms import crop_pair, resize_pair
 from semvis.errors import DataError
 from semvis.hashing.codes import binarize, pack_codes
 from semvis.hashing.encode import INPUT_SIZE, square_crop
@@ -81,12 +82,9 @@ class SquareCrops(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         photo, offset, side, landscape = self.items[index]
         image, label = self.dataset[photo]
-        window = (slice(None), slice(offset, offset + side)) if landscape else (slice(offset, offset + side),)
-        image, label = image[(slice(None), *window)], label[window]
-        size = (self.size, self.size)
-        image = F.interpolate(image[None], size, mode="bilinear", antialias=True, align_corners=False)[0]
-        label = F.interpolate(label[None, None].float(), size, mode="nearest")[0, 0].long()
-        return image.clamp(0, 1), label
+        top, left = (0, offset) if landscape else (offset, 0)
+        image, label = crop_pair(image, label, top, left, (side, side))
+        return resize_pair(image, label, (self.size, self.size), label_mode="nearest")
 
 
 def retrieval_splits(

@@ -24,6 +24,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from semvis.data import LabelSpec, SegmentationDataset, match_channels
+from semvis.data.transforms import random_flip_pair
 from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
@@ -47,10 +48,7 @@ class FlippedCache(Dataset):
         return len(self.split)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        features, labels = self.split[index]
-        if torch.rand(()) < 0.5:
-            features, labels = features.flip(-1), labels.flip(-1)
-        return features, labels
+        return random_flip_pair(*self.split[index])
 
 
 class PSPHead(nn.Module):

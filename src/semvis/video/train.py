@@ -23,13 +23,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 from torch.utils.data import Dataset
 
 from semvis.data import LabelSpec, image_to_tensor, load_image, load_label
+from semvis.data.transforms import resize_image_pair, scaled_size
 from semvis.data.video import FrameFolder
 from semvis.errors import DataError
 from semvis.segment.train import segmentation_loss
@@ -122,10 +121,6 @@ class DavisData:
         return davis_split(self.root, self.test, self.tail)
 
 
-def resize_frame(image: Image.Image, scale: float) -> Image.Image:
-    return image if scale == 1 else image.resize((round(image.width * scale), round(image.height * scale)))
-
-
 class DavisFrames(Dataset):
     """Every frame of some DAVIS clips at ``scale``: ``(RGB 3×H×W in [0, 1], mask H×W of 0/1)``."""
 
@@ -144,9 +139,10 @@ class DavisFrames(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         frame_path, mask_path = self.items[index]
-        frame = resize_frame(load_image(frame_path), self.scale)
-        mask = Image.fromarray(load_label(mask_path)).resize(frame.size, Image.Resampling.NEAREST)
-        return image_to_tensor(frame), torch.from_numpy(np.asarray(mask) > 127).long()
+        frame = load_image(frame_path)
+        size = scaled_size(frame.height, frame.width, self.scale)
+        frame, mask = resize_image_pair(frame, load_label(mask_path), size)
+        return image_to_tensor(frame), torch.from_numpy(mask > 127).long()
 
 
 class FrameHead(nn.Module):
