@@ -81,7 +81,7 @@ def build_throughput(args: argparse.Namespace) -> list[str]:
     """Images/s of ``ImageEncoder.encode`` on real files vs the trunk alone on random inputs."""
     torch.set_num_threads(args.threads)
     paths = list_images(args.images)[: args.encode]
-    encoder = ImageEncoder(args.weights, progress=False)
+    encoder = ImageEncoder(args.weights)
     encoder.encode(paths[: encoder.batch_size])  # warm-up
     start = time.perf_counter()
     encoder.encode(paths)

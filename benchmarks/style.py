@@ -94,7 +94,7 @@ def worker(args: argparse.Namespace) -> None:
     scales = (args.size // 2,) if args.coarse else ()
     config = StyleConfig(size=args.size, steps=int(args.steps), scales=scales, seed=0)
     start = time.perf_counter()
-    result = stylize(CONTENT, [STYLE], config, progress=False)
+    result = stylize(CONTENT, [STYLE], config)
     final_stage = len(result.sizes) - 1
     curve = [(r.seconds, r.total) for r in result.history if r.stage == final_stage]
     stage_steps = [sum(1 for r in result.history if r.stage == s) for s in range(len(result.sizes))]

@@ -129,12 +129,12 @@ def test_encoder_codes_carry_the_model_fingerprint(tmp_path: Path) -> None:
     for i, colour in enumerate([(250, 10, 10), (10, 250, 10), (10, 10, 250)]):
         paths.append(tmp_path / f"{i}.png")
         Image.new("RGB", (50 + 10 * i, 40), colour).save(paths[-1])
-    encoder = ImageEncoder(model, bits=48, input_size=32, batch_size=2, progress=False)
+    encoder = ImageEncoder(model, bits=48, input_size=32, batch_size=2)
     codes = encoder.encode(paths)
     assert codes.packed.shape == (3, 6) and codes.fingerprint.startswith("state-sha256:")
     assert np.array_equal(encoder.encode(paths[::-1]).packed, codes.packed[::-1])
     weights = save_hashnet(model, tmp_path / "h.safetensors")
-    from_file = ImageEncoder(weights, input_size=32, progress=False)
+    from_file = ImageEncoder(weights, input_size=32)
     assert from_file.fingerprint.startswith("sha256:") and from_file.fingerprint != codes.fingerprint
     assert len(from_file.encode([])) == 0
     with pytest.raises(SemvisError, match="48-bit codes, not 64"):

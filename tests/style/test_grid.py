@@ -32,11 +32,11 @@ def test_reconstruct_needs_exactly_one_of_content_or_style() -> None:
 def test_grid_sheet_has_a_cell_per_layer_set_and_ratio() -> None:
     content, style = load_tensor(sample_path("chelsea")), load_tensor(sample_path("starry_night"))
     ratios = (1e-4, 1e-2)
-    rows = grid.style_grid_results(content, style, ratios, config=StyleConfig(size=32, steps=2), progress=False)
+    rows = grid.style_grid_results(content, style, ratios, config=StyleConfig(size=32, steps=2))
     assert len(rows) == 5 and all(len(row) == 2 for row in rows)
     assert [list(row[0].config.style_layers) for row in rows] == [list(s) for s in grid.LAYER_SETS]
     assert [cell.config.ratio for cell in rows[0]] == list(ratios)
-    sheet = grid.style_grid(content, style, ratios, size=32, steps=1, progress=False)
+    sheet = grid.style_grid(content, style, ratios, size=32, steps=1)
     blank = [[Image.new("RGB", (32, 21))] * 2 for _ in range(5)]
     labels = [grid.layer_set_label(s) for s in grid.LAYER_SETS]
     expected = labelled_grid(blank, (32, 21), labels, [f"alpha/beta = {r:g}" for r in ratios], grid.GRID_TITLE)
@@ -47,7 +47,7 @@ def test_grid_sheet_has_a_cell_per_layer_set_and_ratio() -> None:
 @pytest.mark.slow
 def test_content_reconstruction_from_noise_approaches_the_photo() -> None:
     photo = synthesis.resize(load_tensor(sample_path("chelsea")), (32, 48))
-    result = grid.reconstruct(photo, content_layer="relu1_1", config=StyleConfig(size=48, steps=40), progress=False)
+    result = grid.reconstruct(photo, content_layer="relu1_1", config=StyleConfig(size=48, steps=40))
     noise = synthesis.initial_image(result.config, photo, (32, 48))
     error = (result.image.clamp(0, 1) - photo).abs().mean()
     assert error < 0.5 * (noise - photo).abs().mean()
@@ -59,6 +59,6 @@ def test_content_reconstruction_from_noise_approaches_the_photo() -> None:
 def test_style_reconstruction_matches_the_gram_matrices() -> None:
     painting = sample_path("starry_night")
     config = StyleConfig(size=48, steps=30)
-    result = grid.reconstruct(painting, style_layers=["relu1_1", "relu2_1", "relu3_1"], config=config, progress=False)
+    result = grid.reconstruct(painting, style_layers=["relu1_1", "relu2_1", "relu3_1"], config=config)
     assert result.history[-1].content == 0
     assert result.history[-1].style < 0.05 * result.history[0].style

@@ -8,7 +8,8 @@ from helpers import needs_weights
 
 from semvis.assets import sample_path
 from semvis.backbones import create_backbone
-from semvis.errors import SemvisError
+from semvis.errors import DeviceError, SemvisError
+from semvis.progress import ProgressUpdate
 from semvis.style import memory, synthesis
 from semvis.style.color import rgb_to_yiq
 from semvis.style.losses import blend_grams, gram_matrix, layer_style_loss, total_loss
@@ -118,7 +119,7 @@ def test_targets_are_computed_once_per_scale(monkeypatch: pytest.MonkeyPatch, us
 
     monkeypatch.setattr(use_random_vgg, "forward_features", counting)
     config = StyleConfig(scales=(32, 48), steps=6)
-    result = stylize(image(0), [image(1), image(2)], config, progress=False)
+    result = stylize(image(0), [image(1), image(2)], config)
     assert calls == {"targets": 2 * (1 + 2), "steps": 6}  # per scale: content + 2 styles; then 1 per step
     assert len(result.history) == 6 and [r.stage for r in result.history] == [0] * 4 + [1] * 2
 
@@ -135,7 +136,7 @@ def test_coarse_to_fine_starts_each_scale_from_the_upsampled_result(
         return out
 
     monkeypatch.setattr(synthesis, "optimise", recording)
-    result = stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4, seed=3), progress=False)
+    result = stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4, seed=3))
     assert [tuple(init.shape[-2:]) for init, _ in runs] == [(20, 24), (40, 48)]
     torch.testing.assert_close(runs[0][0], torch.rand((1, 3, 20, 24), generator=torch.Generator().manual_seed(3)))
     torch.testing.assert_close(runs[1][0], synthesis.resize(runs[0][1], (40, 48)))
@@ -157,7 +158,7 @@ def test_too_large_a_size_is_refused_with_the_estimate(
     monkeypatch.setattr(memory, "available_memory", lambda: 512 * 1024**2)
     monkeypatch.setattr(synthesis, "load_vgg", lambda config: pytest.fail("the network must not be built"))
     with pytest.raises(SemvisError) as info:
-        stylize(image(0), [image(1)], StyleConfig(size=4000, steps=1), progress=False)
+        stylize(image(0), [image(1)], StyleConfig(size=4000, steps=1))
     message = str(info.value)
     estimate = memory.estimate_memory((3333, 4000), synthesis.STYLE_LAYERS + ("relu4_2",), style_sizes=[(3333, 4000)])
     assert f"{estimate.total / memory.GIB:.1f} GiB" in message and "only 0.5 GiB is available" in message
@@ -172,11 +173,11 @@ def test_available_memory_reads_meminfo(tmp_path: Path) -> None:
 
 def test_bad_inputs_are_clear_errors(tmp_path: Path, use_random_vgg: torch.nn.Module) -> None:
     with pytest.raises(SemvisError, match="missing.png: file not found"):
-        stylize(image(0), [tmp_path / "missing.png"], StyleConfig(size=32, steps=1), progress=False)
+        stylize(image(0), [tmp_path / "missing.png"], StyleConfig(size=32, steps=1))
     with pytest.raises(StyleConfigError, match="no style image"):
-        stylize(image(0), [], StyleConfig(size=32, steps=1), progress=False)
+        stylize(image(0), [], StyleConfig(size=32, steps=1))
     with pytest.raises(StyleConfigError, match="2 style images but 3 blend weights"):
-        stylize(image(0), [image(1), image(2)], StyleConfig(size=32, style_blend=(1, 1, 1)), progress=False)
+        stylize(image(0), [image(1), image(2)], StyleConfig(size=32, style_blend=(1, 1, 1)))
 
 
 def test_region_masks_use_one_style_per_region(use_random_vgg: torch.nn.Module) -> None:
@@ -189,16 +190,16 @@ def test_region_masks_use_one_style_per_region(use_random_vgg: torch.nn.Module) 
     loss_masked = synthesis.objective(use_random_vgg, x, masked, config)
     loss_plain = synthesis.objective(use_random_vgg, x, plain, config)
     torch.testing.assert_close(loss_masked.style, loss_plain.style, rtol=1e-4, atol=0)
-    result = stylize(content, [first, second], StyleConfig(size=48, steps=3), masks=masks, progress=False)
+    result = stylize(content, [first, second], StyleConfig(size=48, steps=3), masks=masks)
     assert len(result.history) == 3
     with pytest.raises(StyleConfigError, match="one R×H×W mask per style"):
-        stylize(content, [first], config, masks=masks, progress=False)
+        stylize(content, [first], config, masks=masks)
 
 
 def test_color_preservation(use_random_vgg: torch.nn.Module) -> None:
     content = image(0) * torch.tensor([1.0, 0.5, 0.2]).view(1, 3, 1, 1)
     style = image(1)
-    lum = stylize(content, [style], StyleConfig(size=48, steps=2, preserve_color="luminance"), progress=False)
+    lum = stylize(content, [style], StyleConfig(size=48, steps=2, preserve_color="luminance"))
     # method 2: the result's chrominance (I, Q) is the photograph's wherever RGB was not clamped
     inside = ((lum.image > 1e-3) & (lum.image < 1 - 1e-3)).all(1, keepdim=True).expand(-1, 2, -1, -1)
     assert inside.float().mean() > 0.5
@@ -214,7 +215,7 @@ def test_color_preservation(use_random_vgg: torch.nn.Module) -> None:
 def test_snapshots_adam_and_projection(tmp_path: Path, use_random_vgg: torch.nn.Module) -> None:
     seen: list[int] = []
     config = StyleConfig(size=32, steps=4, optimizer="adam", snapshot_every=2, snapshot_dir=tmp_path, project=True)
-    result = stylize(image(0), [image(1)], config, progress=False, on_snapshot=lambda step, img: seen.append(step))
+    result = stylize(image(0), [image(1)], config, on_snapshot=lambda step, img: seen.append(step))
     assert seen == [2, 4] and sorted(p.name for p in tmp_path.iterdir()) == ["step_00002.png", "step_00004.png"]
     assert len(result.history) == 4 and 0 <= result.image.min() and result.image.max() <= 1
 
@@ -222,7 +223,7 @@ def test_snapshots_adam_and_projection(tmp_path: Path, use_random_vgg: torch.nn.
 @pytest.mark.parametrize("line_search", ["strong_wolfe", "none"])
 def test_a_step_is_one_evaluation_of_eq7(line_search: str, use_random_vgg: torch.nn.Module) -> None:
     config = StyleConfig(size=32, steps=5, line_search=line_search)
-    result = stylize(image(0), [image(1)], config, progress=False)
+    result = stylize(image(0), [image(1)], config)
     assert [r.step for r in result.history] == [1, 2, 3, 4, 5]
     assert all(a.seconds < b.seconds for a, b in zip(result.history, result.history[1:]))
     for r in result.history:  # every record is eq. 7 of its terms
@@ -232,7 +233,7 @@ def test_a_step_is_one_evaluation_of_eq7(line_search: str, use_random_vgg: torch
 
 def test_the_result_is_the_best_evaluated_image(use_random_vgg: torch.nn.Module) -> None:
     config = StyleConfig(size=32, steps=3, optimizer="adam", lr=50.0)  # far too large: the loss goes up
-    result = stylize(image(0), [image(1)], config, progress=False)
+    result = stylize(image(0), [image(1)], config)
     totals = [r.total for r in result.history]
     assert totals[0] == min(totals) < totals[-1]
     torch.testing.assert_close(result.image, synthesis.initial_image(config, image(0), (27, 32)))
@@ -242,8 +243,35 @@ def test_the_result_is_the_best_evaluated_image(use_random_vgg: torch.nn.Module)
 @pytest.mark.slow
 def test_eq7_falls_with_the_real_weights() -> None:
     config = StyleConfig(size=48, steps=40)
-    result = stylize(sample_path("chelsea"), [sample_path("starry_night")], config, progress=False)
+    result = stylize(sample_path("chelsea"), [sample_path("starry_night")], config)
     totals = [r.total for r in result.history]
     assert totals[-1] < 0.2 * totals[0]
     assert totals[-1] == min(totals[-5:]) or totals[-1] < 1.05 * min(totals)  # monotone-ish at the end
     assert result.image.shape == (1, 3, 32, 48)
+
+
+def test_progress_reports_every_step_with_the_stage_size(use_random_vgg: torch.nn.Module) -> None:
+    updates: list[ProgressUpdate] = []
+    stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4), progress=updates.append)
+    assert [(u.task, u.done, u.total) for u in updates] == [("stylize", step, 4) for step in range(1, 5)]
+    assert updates[0].status.startswith("24×20 total ") and updates[-1].status.startswith("48×40 total ")
+
+
+def test_the_device_argument_is_resolved_and_the_network_moved_there(
+    monkeypatch: pytest.MonkeyPatch, use_random_vgg: torch.nn.Module
+) -> None:
+    asked: list[object] = []
+    moved: list[torch.device] = []
+    monkeypatch.setattr(synthesis, "resolve_device", lambda spec: asked.append(spec) or torch.device("cpu"))
+    monkeypatch.setattr(use_random_vgg, "to", lambda device: moved.append(device) or use_random_vgg)
+    result = stylize(image(0), [image(1)], StyleConfig(size=32, steps=1), device="cuda:1")
+    assert asked == ["cuda:1"] and moved == [torch.device("cpu")] and result.image.device.type == "cpu"
+
+
+def test_an_absent_device_is_refused_before_the_network_is_built(
+    monkeypatch: pytest.MonkeyPatch, use_random_vgg: torch.nn.Module
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(synthesis, "load_vgg", lambda config: pytest.fail("the network must not be built"))
+    with pytest.raises(DeviceError, match=r"cuda requested but torch\.cuda\.is_available\(\) is False"):
+        stylize(image(0), [image(1)], StyleConfig(size=32, steps=1), device="cuda")

@@ -29,7 +29,7 @@ CONFIG = StyleConfig(size=SIDE, steps=2)  # every evaluation costs a VGG-19 pass
 
 def run(frames: Path, style: torch.Tensor, vgg: Backbone, **options: object) -> list[FrameResult]:
     results: list[FrameResult] = []
-    stylize_video(open_frames(frames), [style], CONFIG, progress=False, on_frame=results.append, vgg=vgg, **options)
+    stylize_video(open_frames(frames), [style], CONFIG, on_frame=results.append, vgg=vgg, **options)
     return results
 
 
@@ -54,7 +54,7 @@ def test_settings_video_cannot_use_are_refused_before_any_work(tmp_path: Path) -
     frames = open_frames(write_frames(tmp_path / "clip"))
     for config, options in [(StyleConfig(scales=(16,)), {}), (CONFIG, {"steps_later": 0})]:
         with pytest.raises(StyleConfigError, match="not supported for video|at least 1"):
-            stylize_video(frames, [], config, progress=False, **options)
+            stylize_video(frames, [], config, **options)
 
 
 @needs_weights

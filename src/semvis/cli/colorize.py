@@ -95,8 +95,9 @@ def photo_samples(args: argparse.Namespace, segmenter: Segmenter | None) -> Iter
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from semvis.cli.progress import progress_bars
     from semvis.colorize.evaluate import evaluate_colorizer
-    from semvis.progress import track
+    from semvis.progress import tracked
 
     if (args.data is None) == (args.photos is None):
         raise SemvisError("--evaluate needs exactly one of --data DIR (with its maps) or --photos DIR")
@@ -106,8 +107,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise DataError(f"{args.photos}: photo folder not found")
     predicted = args.photos is not None or args.segment_weights is not None
     model, segmenter = load_models(args, need_segmenter=predicted)
-    samples = track(photo_samples(args, segmenter), "colorizing", total=args.limit)
-    scores = evaluate_colorizer(model, samples, model.config["num_classes"], args.work_size)
+    with progress_bars() as progress:
+        samples = tracked(photo_samples(args, segmenter), "colorizing", progress, total=args.limit)
+        scores = evaluate_colorizer(model, samples, model.config["num_classes"], args.work_size)
     source = f"{args.data} / {args.split}" if args.data else str(args.photos)
     maps = "predicted maps" if predicted else "ground-truth maps"
     table = Table("score", "colorized", "gray input", "original", title=f"{source}, {scores.images} photos, {maps}")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.demo import SHOWCASES, run_demo
 
 
@@ -17,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    written = run_demo(args.out, args.only)
+    with progress_bars() as progress:
+        written = run_demo(args.out, args.only, progress)
     out = console()
     for path in written:
         out.print(f"wrote {path}")

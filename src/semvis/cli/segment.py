@@ -11,6 +11,7 @@ from rich.table import Table
 
 from semvis.atomic import atomic_path
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.data import SegmentationDataset, image_to_tensor, load_image, save_image
 from semvis.errors import DataError, SemvisError
 from semvis.segment import (
@@ -76,7 +77,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     dataset = SegmentationDataset(args.data, args.split)
     if dataset.classes and tuple(dataset.classes) != labels.classes:
         raise DataError(f"{args.data}: classes {dataset.classes} differ from the segmenter's {list(labels.classes)}")
-    result = evaluate(model, dataset, len(labels.classes), dataset.ignore_index, args.window, progress=True)
+    with progress_bars() as progress:
+        result = evaluate(model, dataset, len(labels.classes), dataset.ignore_index, args.window, progress)
     conf = result["confusion"]
     table = Table("class", "IoU", "accuracy", "pixels", title=f"{args.weights} on {args.data} / {args.split}")
     for name, iou, acc, pixels in zip(labels.classes, result["iou"], accuracy_per_class(conf).tolist(), conf.sum(1)):

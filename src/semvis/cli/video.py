@@ -23,12 +23,13 @@ from pathlib import Path
 from semvis import __version__
 from semvis.atomic import atomic_path, temp_sibling
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.cli.stylize_video import DEFAULT_FPS, VIDEO_SUFFIXES
 from semvis.data.images import save_image
 from semvis.data.video import VideoWriter, open_frames
 from semvis.errors import DataError, SemvisError
 from semvis.flow.dis import PRESETS
-from semvis.progress import progress_bar
+from semvis.progress import report
 from semvis.segment import label_image
 from semvis.video import (
     AdaptiveSchedule,
@@ -167,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     keys: list[bool] = []
     start = time.perf_counter()
     with staged_dir(args.labels_dir) as label_dir, VideoWriter(args.output, fps, even) as writer:
-        with progress_bar() as bar:
-            task = bar.add_task("segmenting", total=min(known, default=None), status="")
+        with progress_bars() as progress:
             shown, fed = tee(islice(frames, args.max_frames))
             for frame, result in zip(shown, run_video(model, fed, schedule, flow)):
                 picture = overlay_frame(frame, result.labels, classes.palette, classes.classes)
@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> int:
                     save_image(label_image(result.labels, classes.palette), label_dir / f"{result.index:05d}.png")
                 seconds.append(result.seconds)
                 keys.append(result.key)
-                bar.update(task, advance=1, status=f"{len(seconds) / (time.perf_counter() - start):.2f} fps")
+                fps_now = f"{len(seconds) / (time.perf_counter() - start):.2f} fps"
+                report(progress, "segmenting", len(seconds), min(known, default=None), fps_now)
     wall = time.perf_counter() - start
     timing = RunTiming.of(seconds, keys)
     if cost is not None:

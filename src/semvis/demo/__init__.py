@@ -10,6 +10,8 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
+from semvis.progress import ProgressCallback, tracked
+
 SHOWCASES = ("features", "colorize", "video", "search", "style")
 
 
@@ -19,11 +21,9 @@ def showcase(name: str) -> ModuleType:
     return importlib.import_module(f"semvis.demo.{name}")
 
 
-def run_demo(out_dir: Path, only: list[str] | None = None) -> list[Path]:
-    """Run the showcases (all, or ``only``) and return the files they wrote."""
-    from semvis.progress import track
-
+def run_demo(out_dir: Path, only: list[str] | None = None, progress: ProgressCallback | None = None) -> list[Path]:
+    """Run the showcases (all, or ``only``) and return the files they wrote; ``progress`` counts showcases."""
     written: list[Path] = []
-    for name in track(only or list(SHOWCASES), "demo"):
+    for name in tracked(only or list(SHOWCASES), "demo", progress):
         written += showcase(name).run(out_dir)
     return written

@@ -48,7 +48,7 @@ QUERIES: dict[str, tuple[str, Edit]] = {
 
 
 def run(out_dir: Path) -> list[Path]:
-    encoder = ImageEncoder(bundled_model(HASHNET), progress=False)
+    encoder = ImageEncoder(bundled_model(HASHNET))
     rows = []
     with TemporaryDirectory() as tmp:
         gallery = Path(tmp)

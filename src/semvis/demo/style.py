@@ -16,7 +16,7 @@ CONFIG = StyleConfig(scales=(128, 256), steps=120)
 
 def run(out_dir: Path) -> list[Path]:
     content, painting = sample_path("chelsea"), sample_path("starry_night")
-    result = stylize(content, [painting], CONFIG, progress=False)
+    result = stylize(content, [painting], CONFIG)
     image = tensor_to_image(result.image)
     panel = labelled_grid(
         [[load_image(content), load_image(painting), image]],

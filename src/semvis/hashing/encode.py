@@ -19,11 +19,12 @@ import torch
 from PIL import Image
 
 from semvis.data import image_to_tensor, load_image
+from semvis.device import DeviceSpec, place
 from semvis.errors import SemvisError
 from semvis.hashing.codes import HashCodes, binarize, pack_codes
 from semvis.hashing.index import HashIndex
 from semvis.hashing.model import SemanticHashNet, load_hashnet
-from semvis.progress import progress_bar
+from semvis.progress import ProgressCallback, report
 from semvis.weights import file_digests
 
 #: Input side used by the paper.
@@ -49,7 +50,7 @@ def state_fingerprint(model: SemanticHashNet) -> str:
 
 
 class ImageEncoder:
-    """Encodes image files in batches (with a progress bar) into :class:`HashCodes`.
+    """Encodes image files in batches into :class:`HashCodes`.
 
     Args:
         model: a :class:`SemanticHashNet`, or the path of a file saved by
@@ -57,7 +58,9 @@ class ImageEncoder:
         bits: expected code length; a model of another length is refused.
         input_size: side of the network input (224 in the paper; tests use less).
         batch_size: images per forward pass.
-        progress: show a progress bar.
+        progress: gets the count of images encoded (task "encoding").
+        device: where the network runs (see :mod:`semvis.device`; ``None``: where ``model`` is,
+            the CPU for a file); codes come back on the CPU.
     """
 
     def __init__(
@@ -66,7 +69,8 @@ class ImageEncoder:
         bits: int | None = None,
         input_size: int = INPUT_SIZE,
         batch_size: int = 16,
-        progress: bool = True,
+        progress: ProgressCallback | None = None,
+        device: DeviceSpec | None = None,
     ) -> None:
         if isinstance(model, SemanticHashNet):
             self.model, self.fingerprint = model, state_fingerprint(model)
@@ -75,7 +79,7 @@ class ImageEncoder:
             self.fingerprint = f"sha256:{file_digests(Path(model))['sha256']}"
         if bits is not None and bits != self.model.bits:
             raise SemvisError(f"the model makes {self.model.bits}-bit codes, not {bits}")
-        self.model.eval()
+        self.device = place(self.model.eval(), device)
         self.input_size, self.batch_size, self.progress = input_size, batch_size, progress
 
     @property
@@ -84,9 +88,8 @@ class ImageEncoder:
 
     def encode_tensor(self, x: torch.Tensor) -> HashCodes:
         """Codes of an ``N×3×H×W`` batch of RGB images in [0, 1]."""
-        device = next(self.model.parameters()).device
         with torch.inference_mode():
-            r = self.model(x.to(device)).hash_probs.float().cpu().numpy()
+            r = self.model(x.to(self.device)).hash_probs.float().cpu().numpy()
         return HashCodes(pack_codes(binarize(r)), self.bits, self.fingerprint)
 
     def encode_images(self, images: Sequence[Image.Image]) -> HashCodes:
@@ -94,18 +97,18 @@ class ImageEncoder:
         return self.encode_tensor(torch.stack([image_to_tensor(square_crop(im, self.input_size)) for im in images]))
 
     def iter_encode(self, paths: Sequence[str | Path], chunk: int = 1024) -> Iterator[tuple[list[Path], HashCodes]]:
-        """Yield ``(paths, codes)`` per ``chunk`` images, with one progress bar over all of them."""
+        """Yield ``(paths, codes)`` per ``chunk`` images, reporting progress over all of them."""
         files = [Path(p) for p in paths]
-        with progress_bar(disable=not self.progress) as bar:
-            task = bar.add_task("encoding", total=len(files), status="")
-            for start in range(0, len(files), chunk):
-                part = files[start : start + chunk]
-                codes = []
-                for i in range(0, len(part), self.batch_size):
-                    batch = part[i : i + self.batch_size]
-                    codes.append(self.encode_images([load_image(p) for p in batch]))
-                    bar.advance(task, len(batch))
-                yield part, HashCodes.concat(codes)
+        done = 0
+        for start in range(0, len(files), chunk):
+            part = files[start : start + chunk]
+            codes = []
+            for i in range(0, len(part), self.batch_size):
+                batch = part[i : i + self.batch_size]
+                codes.append(self.encode_images([load_image(p) for p in batch]))
+                done += len(batch)
+                report(self.progress, "encoding", done, len(files))
+            yield part, HashCodes.concat(codes)
 
     def encode(self, paths: Sequence[str | Path]) -> HashCodes:
         """Codes of image files, in order."""
@@ -114,16 +117,23 @@ class ImageEncoder:
         return HashCodes.concat([codes for _, codes in self.iter_encode(paths)])
 
 
-def encoder_for(index: HashIndex, weights: str | Path | None = None) -> ImageEncoder:
+def encoder_for(
+    index: HashIndex,
+    weights: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
+) -> ImageEncoder:
     """The encoder that made ``index``'s codes, at its input size; refuses weights of another model.
 
-    ``weights`` defaults to the file the index records (``semvis index build`` keeps its path).
+    ``weights`` defaults to the file the index records (``semvis index build`` keeps its path);
+    ``progress`` and ``device`` go to :class:`ImageEncoder`.
     """
     attrs = index.attrs
     if weights is None and "weights" not in attrs:
         raise SemvisError(f"{index.root}: the index does not record its weights file; name the weights")
     weights = Path(attrs["weights"] if weights is None else weights)
-    encoder = ImageEncoder(weights, bits=index.bits, input_size=int(attrs.get("input_size", INPUT_SIZE)))
+    input_size = int(attrs.get("input_size", INPUT_SIZE))
+    encoder = ImageEncoder(weights, bits=index.bits, input_size=input_size, progress=progress, device=device)
     if encoder.fingerprint != index.fingerprint:
         raise SemvisError(
             f"{weights}: model {encoder.fingerprint} is not the one {index.root} was built with ({index.fingerprint})"

@@ -14,7 +14,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from semvis.data import match_channels
-from semvis.progress import track
+from semvis.device import DeviceSpec, place
+from semvis.progress import ProgressCallback, tracked
 from semvis.segment.metrics import confusion_matrix, iou_per_class, scores
 
 
@@ -57,11 +58,15 @@ def predict_logits(
     return total / count
 
 
-def segment(model: nn.Module, image: torch.Tensor, window: int | None = None) -> torch.Tensor:
-    """Label map ``H × W`` (int64) of one ``C × H × W`` image in [0, 1] (RGB or gray)."""
+def segment(
+    model: nn.Module, image: torch.Tensor, window: int | None = None, device: DeviceSpec | None = None
+) -> torch.Tensor:
+    """Label map ``H × W`` (int64, on the CPU) of one ``C × H × W`` image in [0, 1] (RGB or gray).
+
+    ``device``: where the model runs (it is moved there; ``None``: where it is), see :mod:`semvis.device`.
+    """
     x = match_channels(image, model.in_channels)[None]
-    device = next(model.parameters()).device
-    return predict_logits(model, x.to(device), window).argmax(1)[0].cpu()
+    return predict_logits(model, x.to(place(model, device)), window).argmax(1)[0].cpu()
 
 
 def evaluate(
@@ -70,16 +75,18 @@ def evaluate(
     num_classes: int,
     ignore_index: int,
     window: int | None = None,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
 ) -> dict[str, Any]:
     """Scores of ``model`` on every ``(image, label)`` of ``dataset``, one full-resolution image at a time.
 
     Returns ``miou``, ``pixel_acc``, ``mean_acc`` (see :mod:`semvis.segment.metrics`),
     ``iou`` (per class, NaN for a class absent from ground truth and prediction) and
-    ``confusion`` (the ``K × K`` counts).
+    ``confusion`` (the ``K × K`` counts). ``progress`` counts images; ``device`` as for :func:`segment`.
     """
+    place(model, device)
     conf = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-    for i in track(range(len(dataset)), "evaluating", disable=not progress):
+    for i in tracked(range(len(dataset)), "evaluating", progress):
         image, label = dataset[i]
         conf += confusion_matrix(segment(model, image, window), label, num_classes, ignore_index)
     return scores(conf) | {"iou": iou_per_class(conf).tolist(), "confusion": conf}

@@ -17,7 +17,8 @@ from PIL import Image
 
 from semvis.backbones import Backbone
 from semvis.data.images import tensor_to_image
-from semvis.progress import track
+from semvis.device import DeviceSpec
+from semvis.progress import ProgressCallback, tracked
 from semvis.style.synthesis import (
     STYLE_LAYERS,
     ImageInput,
@@ -42,20 +43,21 @@ def reconstruct(
     content_layer: str | None = None,
     style_layers: Sequence[str] | None = None,
     config: StyleConfig | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
     vgg: Backbone | None = None,
+    device: DeviceSpec | None = None,
 ) -> StyleResult:
     """Fig. 1: synthesise from ``config.init`` (white noise) an image matching ``image`` at one
-    content layer (eq. 1 only) or in the Gram matrices of ``style_layers`` (eq. 5 only)."""
+    content layer (eq. 1 only) or in the Gram matrices of ``style_layers`` (eq. 5 only).
+    ``device`` as for :func:`~semvis.style.synthesis.stylize`."""
     if (content_layer is None) == (style_layers is None):
         raise StyleConfigError("give either a content layer or style layers to reconstruct from")
     base = config or StyleConfig()
     if content_layer is not None:
-        return stylize(
-            image, [], replace(base, content_layers=[content_layer], style_layers={}), None, progress, vgg=vgg
-        )
+        cfg = replace(base, content_layers=[content_layer], style_layers={})
+        return stylize(image, [], cfg, None, progress, vgg=vgg, device=device)
     cfg = replace(base, content_layers={}, style_layers=list(style_layers))
-    return stylize(image, [image], cfg, None, progress, vgg=vgg)
+    return stylize(image, [image], cfg, None, progress, vgg=vgg, device=device)
 
 
 def layer_set_label(layers: Sequence[str]) -> str:
@@ -71,17 +73,20 @@ def style_grid_results(
     ratios: Sequence[float] = RATIOS,
     layer_sets: Sequence[Sequence[str]] = LAYER_SETS,
     config: StyleConfig | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
 ) -> list[list[StyleResult]]:
-    """Fig. 3's syntheses, ``[row = layer set][column = ratio]``, sharing one network and the loaded images."""
+    """Fig. 3's syntheses, ``[row = layer set][column = ratio]``, sharing one network and the loaded images.
+
+    ``progress`` counts cells; ``device`` as for :func:`~semvis.style.synthesis.stylize`."""
     base = replace(config or StyleConfig(), style_weight=None)  # β = α / ratio in every column
     every_layer = [name for layers in layer_sets for name in layers]
     vgg = load_vgg(replace(base, style_layers=every_layer))
     content, style = as_image(content), as_image(style)
     cells = [(layers, ratio) for layers in layer_sets for ratio in ratios]
     results = [
-        stylize(content, [style], replace(base, style_layers=list(layers), ratio=ratio), progress=False, vgg=vgg)
-        for layers, ratio in track(cells, "style grid", disable=not progress)
+        stylize(content, [style], replace(base, style_layers=list(layers), ratio=ratio), vgg=vgg, device=device)
+        for layers, ratio in tracked(cells, "style grid", progress)
     ]
     return [results[i : i + len(ratios)] for i in range(0, len(results), len(ratios))]
 
@@ -94,13 +99,14 @@ def style_grid(
     size: int = 128,
     steps: int = 100,
     config: StyleConfig | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
 ) -> Image.Image:
     """Fig. 3 as a labelled contact sheet: rows are style layer sets, columns α/β."""
     base = replace(config or StyleConfig(), size=size, pixels=None, scales=(), steps=steps)
     if not ratios or not layer_sets:
         raise StyleConfigError("the grid needs at least one ratio and one layer set")
-    rows = style_grid_results(content, style, ratios, layer_sets, base, progress)
+    rows = style_grid_results(content, style, ratios, layer_sets, base, progress, device)
     cells = [[tensor_to_image(result.image) for result in row] for row in rows]
     return labelled_grid(
         cells,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import torch
+
 from semvis.backbones.base import FeatureInfo
 from semvis.backbones.vgg import vgg19
 from semvis.errors import SemvisError
@@ -102,13 +104,24 @@ def available_memory(meminfo: Path = Path("/proc/meminfo")) -> int | None:
         return None
 
 
-def check_memory(estimate: MemoryEstimate, size: tuple[int, int]) -> None:
-    """Refuse (:class:`SemvisError` with the estimate and the limit) when the estimate exceeds available memory."""
-    limit = available_memory()
+def device_memory(device: torch.device) -> int | None:
+    """Free bytes on ``device``: :func:`available_memory` for the CPU, the driver's count for CUDA, else unknown."""
+    if device.type == "cpu":
+        return available_memory()
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return None
+
+
+def check_memory(estimate: MemoryEstimate, size: tuple[int, int], device: torch.device | None = None) -> None:
+    """Refuse (:class:`SemvisError` with the estimate and the limit) when the estimate exceeds the free
+    memory of ``device`` (default: the CPU)."""
+    device = device or torch.device("cpu")
+    limit = device_memory(device)
     if limit is not None and estimate.total > limit:
         raise SemvisError(
             f"a {size[1]}×{size[0]} px synthesis needs about {estimate.total / GIB:.1f} GiB "
             f"(activations {estimate.activations / GIB:.1f}, optimiser {estimate.optimizer / GIB:.1f}, "
             f"weights {estimate.weights / GIB:.2f}, style targets {estimate.targets / GIB:.1f}) "
-            f"but only {limit / GIB:.1f} GiB is available; choose a smaller size or L-BFGS history"
+            f"but only {limit / GIB:.1f} GiB is available on {device}; choose a smaller size or L-BFGS history"
         )

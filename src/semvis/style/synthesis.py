@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from rich.progress import Progress, TaskID
 from torch.autograd.function import once_differentiable
 
 from semvis.backbones import Backbone, create_backbone
 from semvis.data.images import load_tensor, save_image
+from semvis.device import DeviceSpec, model_device, resolve_device
 from semvis.errors import SemvisError
-from semvis.progress import progress_bar
+from semvis.progress import ProgressCallback, report
 from semvis.style.color import combine_luminance, luminance, match_color_histogram, match_luminance_stats
 from semvis.style.losses import blend_grams, content_loss, gram_matrix, total_loss, total_variation
 from semvis.style.masks import masked_layer_style_loss, resize_mask_to
@@ -470,29 +470,35 @@ def _check_inputs(styles: Sequence[torch.Tensor], config: StyleConfig, masks: to
 
 
 class _Monitor:
-    """Records each evaluation, drives the progress bar and writes snapshots."""
+    """Records each evaluation, reports progress and writes snapshots."""
 
     def __init__(
-        self, config: StyleConfig, bar: Progress, task: TaskID, on_snapshot: SnapshotHook | None, start: float
+        self,
+        config: StyleConfig,
+        total: int,
+        progress: ProgressCallback | None,
+        on_snapshot: SnapshotHook | None,
+        start: float,
     ) -> None:
-        self.config, self.bar, self.task, self.on_snapshot, self.start = config, bar, task, on_snapshot, start
+        self.config, self.total, self.progress = config, total, progress
+        self.on_snapshot, self.start = on_snapshot, start
         self.history: list[LossRecord] = []
         self.stage = 0
+        self.size = ""  #: the stage's W×H, shown in the status
         self.finish: Callable[[torch.Tensor], torch.Tensor] = lambda x: x
 
     def __call__(self, image: torch.Tensor, terms: LossTerms) -> None:
         values = [t.item() for t in (terms.total, terms.content, terms.style, terms.tv)]
         record = LossRecord(len(self.history) + 1, self.stage, time.perf_counter() - self.start, *values)
         self.history.append(record)
-        self.bar.update(
-            self.task,
-            advance=1,
-            status=f"total {record.total:.3e}  content {record.content:.3e}  "
-            f"style {record.style:.3e}  tv {record.tv:.3e}",
+        status = (
+            f"{self.size} total {record.total:.3e}  content {record.content:.3e}  "
+            f"style {record.style:.3e}  tv {record.tv:.3e}"
         )
+        report(self.progress, "stylize", record.step, self.total, status)
         every = self.config.snapshot_every
         if every and record.step % every == 0:
-            snapshot = self.finish(image)
+            snapshot = self.finish(image).cpu()
             if self.config.snapshot_dir is not None:
                 save_image(snapshot, self.config.snapshot_dir / f"step_{record.step:05d}.png")
             if self.on_snapshot is not None:
@@ -507,23 +513,33 @@ def _finisher(content: torch.Tensor, size: Sequence[int], mode: str | None) -> C
     return lambda x: combine_luminance(luminance(x), content_rgb)
 
 
+def synthesis_device(vgg: Backbone | None, device: DeviceSpec | None) -> torch.device:
+    """Where a synthesis runs: ``resolve_device(device)``; ``None``: where ``vgg`` is (a new VGG: the CPU)."""
+    if device is not None:
+        return resolve_device(device)
+    return torch.device("cpu") if vgg is None else model_device(vgg)
+
+
 def stylize(
     content: ImageInput,
     styles: Sequence[ImageInput],
     config: StyleConfig | None = None,
     masks: torch.Tensor | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
     *,
     vgg: Backbone | None = None,
     on_snapshot: SnapshotHook | None = None,
+    device: DeviceSpec | None = None,
 ) -> StyleResult:
     """Render ``content`` in the style of ``styles`` (Gatys et al. 2015, eq. 7).
 
     Images are paths or RGB tensors in [0, 1]. ``masks`` (``R × H × W``, any resolution) give
     one style per region. Stages run coarse to fine: each starts from the previous result,
     upsampled, and computes its targets once. ``vgg`` reuses a network from :func:`load_vgg`
-    (it must reach the deepest layer in use). Sizes whose memory estimate exceeds the available
-    memory are refused with a :class:`SemvisError` before anything large is allocated.
+    (it must reach the deepest layer in use). The synthesis runs on :func:`synthesis_device`
+    (``vgg`` is moved there) and the result comes back on the CPU; ``progress`` gets one update
+    per step. Sizes whose memory estimate exceeds that device's free memory are refused with a
+    :class:`SemvisError` before anything large is allocated.
     """
     config = config or StyleConfig()
     start = time.perf_counter()
@@ -534,24 +550,28 @@ def stylize(
     style_side = max(1, round(config.style_scale * max(sizes[-1])))
     style_sizes = [fit_size(s.shape[-2:], style_side) for s in styles]
     estimate = estimate_memory(sizes[-1], config.layers, config.optimizer, config.lbfgs_history, style_sizes)
-    check_memory(estimate, sizes[-1])
-    vgg = vgg or load_vgg(config)
+    device = synthesis_device(vgg, device)
+    check_memory(estimate, sizes[-1], device)
+    vgg = (vgg or load_vgg(config)).to(device)
     work_content, work_styles = prepare_colors(content, styles, config.preserve_color)
+    work_content, work_styles = work_content.to(device), [s.to(device) for s in work_styles]
+    content, masks = content.to(device), None if masks is None else masks.to(device)
     steps = config.stage_steps(len(sizes))
-    with progress_bar(disable=not progress) as bar:
-        monitor = _Monitor(config, bar, bar.add_task("stylize", total=sum(steps), status=""), on_snapshot, start)
-        image = initial_image(config, work_content, sizes[0])
-        for stage, (size, n) in enumerate(zip(sizes, steps)):
-            bar.update(monitor.task, description=f"stylize {size[1]}×{size[0]}")
-            monitor.stage, monitor.finish = stage, _finisher(content, size, config.preserve_color)
-            targets = compute_targets(vgg, resize(work_content, size), work_styles, config, masks)
-            image = optimise(vgg, resize(image, size), targets, config, n, monitor)
-    return StyleResult(monitor.finish(image), monitor.history, time.perf_counter() - start, config, sizes)
+    monitor = _Monitor(config, sum(steps), progress, on_snapshot, start)
+    image = initial_image(config, work_content, sizes[0])
+    for stage, (size, n) in enumerate(zip(sizes, steps)):
+        monitor.stage, monitor.size = stage, f"{size[1]}×{size[0]}"
+        monitor.finish = _finisher(content, size, config.preserve_color)
+        targets = compute_targets(vgg, resize(work_content, size), work_styles, config, masks)
+        image = optimise(vgg, resize(image, size), targets, config, n, monitor)
+    return StyleResult(monitor.finish(image).cpu(), monitor.history, time.perf_counter() - start, config, sizes)
 
 
 def initial_image(config: StyleConfig, content: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """The first stage's start: uniform white noise in [0, 1] (seeded), the content, or an image file."""
+    """The first stage's start on ``content``'s device: uniform white noise in [0, 1] (seeded on the CPU,
+    so every device starts from the same noise), the content, or an image file."""
     if config.init == "noise":
-        return torch.rand((1, 3, *size), generator=torch.Generator().manual_seed(config.seed))
-    image = content if config.init == "content" else load_tensor(config.init)
+        noise = torch.rand((1, 3, *size), generator=torch.Generator().manual_seed(config.seed))
+        return noise.to(content.device)
+    image = content if config.init == "content" else load_tensor(config.init).to(content.device)
     return resize(image, size)

@@ -19,14 +19,14 @@ from functools import partial
 from itertools import islice
 
 import torch
-from rich.progress import Progress, TaskID
 
 from semvis.backbones import Backbone
 from semvis.data.video import FrameSource
+from semvis.device import DeviceSpec
 from semvis.flow import dis_flow, flow_to_tensor, occlusion_mask
 from semvis.flow.dis import PRESETS
 from semvis.nn.warp import warp
-from semvis.progress import progress_bar
+from semvis.progress import ProgressCallback, report
 from semvis.style.memory import check_memory, estimate_memory
 from semvis.style.synthesis import (
     ImageInput,
@@ -43,6 +43,7 @@ from semvis.style.synthesis import (
     optimise,
     prepare_colors,
     resize,
+    synthesis_device,
 )
 
 #: γ of L_shortterm for images in [0, 1] with eq. 7 at its defaults (α = 1, β = 1e3); measured in docs/style.md.
@@ -102,19 +103,20 @@ def _weighted_temporal(
 
 
 class _Recorder:
-    """Counts a frame's evaluations, keeps the last one's terms and shows them on the progress bar."""
+    """Counts a frame's evaluations, keeps the last one's terms and reports them as the video's progress."""
 
-    def __init__(self, bar: Progress, task: TaskID, label: str, steps: int) -> None:
-        self.bar, self.task, self.label, self.steps = bar, task, label, steps
+    def __init__(self, progress: ProgressCallback | None, done: int, total: int | None, label: str, steps: int) -> None:
+        self.progress, self.done, self.total, self.label, self.steps = progress, done, total, label, steps
         self.start = time.perf_counter()
         self.history: list[LossRecord] = []
+        self.status = ""
 
     def __call__(self, image: torch.Tensor, terms: LossTerms) -> None:
         values = [t.item() for t in (terms.total, terms.content, terms.style, terms.tv)]
         seconds = time.perf_counter() - self.start
         self.history.append(LossRecord(len(self.history) + 1, 0, seconds, *values))
-        status = f"{self.label} step {len(self.history)}/{self.steps} loss {values[0]:.3e}"
-        self.bar.update(self.task, status=status)
+        self.status = f"{self.label} step {len(self.history)}/{self.steps} loss {values[0]:.3e}"
+        report(self.progress, "stylize video", self.done, self.total, self.status)
 
 
 def _check_video(
@@ -144,9 +146,10 @@ def stylize_video(
     independent: bool = False,
     flow_preset: str = "medium",
     max_frames: int | None = None,
-    progress: bool = True,
+    progress: ProgressCallback | None = None,
     on_frame: Callable[[FrameResult], None] | None = None,
     vgg: Backbone | None = None,
+    device: DeviceSpec | None = None,
 ) -> VideoResult:
     """Stylise ``frames`` (at most ``max_frames``) with Ruder et al.'s short-term consistency.
 
@@ -155,6 +158,8 @@ def stylize_video(
     for ``config.steps`` evaluations, without flow or temporal loss. ``on_frame`` gets each
     :class:`FrameResult` as soon as it is done. Supports single-scale synthesis (no ``scales``,
     snapshots or luminance-only colour); ``preserve_color="histogram"`` recolours the styles to frame 0.
+    The optimisation runs on :func:`~semvis.style.synthesis.synthesis_device` (flow on the CPU, in
+    OpenCV); frames reach ``on_frame`` on the CPU. ``progress`` gets frames done and each step's loss.
     """
     config = config or StyleConfig()
     steps_later = max(1, round(config.steps * LATER_STEPS_SHARE)) if steps_later is None else steps_later
@@ -163,38 +168,39 @@ def stylize_video(
     _check_inputs(styles, config, None)
     size = video_size((frames.size[1], frames.size[0]), config)
     style_sizes = [fit_size(s.shape[-2:], round(config.style_scale * max(size))) for s in styles]
-    check_memory(estimate_memory(size, config.layers, config.optimizer, config.lbfgs_history, style_sizes), size)
-    vgg = vgg or load_vgg(config)
+    device = synthesis_device(vgg, device)
+    estimate = estimate_memory(size, config.layers, config.optimizer, config.lbfgs_history, style_sizes)
+    check_memory(estimate, size, device)
+    vgg = (vgg or load_vgg(config)).to(device)
     start = time.perf_counter()
     total = min((n for n in (frames.frame_count, max_frames) if n), default=None)
     grams: list[dict[str, torch.Tensor]] = []
     previous: FrameResult | None = None
     count = steps = 0
-    with progress_bar(disable=not progress) as bar:
-        task = bar.add_task("stylize video", total=total, status="")
-        for index, frame in enumerate(islice(frames.tensors(), max_frames)):
-            content = resize(frame, size)
-            # the style Grams depend only on the frame size, which a video keeps: frame 0's serve every frame
-            work_styles = () if grams else prepare_colors(content, styles, config.preserve_color)[1]
-            targets = compute_targets(vgg, content, work_styles, config)
-            grams = targets.grams = grams or targets.grams
-            if previous is None or independent:
-                init, n, extra = initial_image(config, content, size), config.steps, None
-            else:
-                flow, reliable = frame_flow(previous.content, content, flow_preset)
-                warped = warp(previous.image, flow)  # ω, §3.1 "prevWarped"
-                # where c = 0 (disoccluded, motion boundary, outside the frame): the content frame's pixels
-                init, n = torch.lerp(content, warped, reliable), steps_later
-                extra = partial(_weighted_temporal, temporal_weight, warped, reliable)
-            pace = f"{(time.perf_counter() - start) / count:.1f} s/frame, " if count else ""
-            record = _Recorder(bar, task, f"{pace}frame {index}", n)
-            image = optimise(vgg, init, targets, config, n, record, extra_loss=extra).clamp(0, 1)
-            temporal = 0.0 if extra is None else extra(image).item()
-            seconds = time.perf_counter() - record.start
-            best = min(record.history, key=lambda r: r.total)  # optimise returns the lowest-loss image
-            previous = FrameResult(index, content, image, n, seconds, best, temporal)
-            count, steps = count + 1, steps + len(record.history)
-            bar.advance(task)
-            if on_frame is not None:
-                on_frame(previous)
+    for index, frame in enumerate(islice(frames.tensors(), max_frames)):
+        content = resize(frame, size)  # stays on the CPU for the flow, which OpenCV computes
+        on_device = content.to(device)
+        # the style Grams depend only on the frame size, which a video keeps: frame 0's serve every frame
+        work_styles = [] if grams else prepare_colors(content, styles, config.preserve_color)[1]
+        targets = compute_targets(vgg, on_device, [s.to(device) for s in work_styles], config)
+        grams = targets.grams = grams or targets.grams
+        if previous is None or independent:
+            init, n, extra = initial_image(config, on_device, size), config.steps, None
+        else:
+            flow, reliable = (t.to(device) for t in frame_flow(previous.content, content, flow_preset))
+            warped = warp(previous.image.to(device), flow)  # ω, §3.1 "prevWarped"
+            # where c = 0 (disoccluded, motion boundary, outside the frame): the content frame's pixels
+            init, n = torch.lerp(on_device, warped, reliable), steps_later
+            extra = partial(_weighted_temporal, temporal_weight, warped, reliable)
+        pace = f"{(time.perf_counter() - start) / count:.1f} s/frame, " if count else ""
+        record = _Recorder(progress, count, total, f"{pace}frame {index}", n)
+        image = optimise(vgg, init, targets, config, n, record, extra_loss=extra).clamp(0, 1)
+        temporal = 0.0 if extra is None else extra(image).item()
+        seconds = time.perf_counter() - record.start
+        best = min(record.history, key=lambda r: r.total)  # optimise returns the lowest-loss image
+        previous = FrameResult(index, content, image.cpu(), n, seconds, best, temporal)
+        count, steps = count + 1, steps + len(record.history)
+        report(progress, "stylize video", count, total, record.status)
+        if on_frame is not None:
+            on_frame(previous)
     return VideoResult(count, size, time.perf_counter() - start, steps)

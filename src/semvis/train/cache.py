@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from semvis.atomic import atomic_path
 from semvis.errors import DataError
-from semvis.progress import track
+from semvis.progress import ProgressCallback, tracked
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ def cache_features(
     path: str | Path,
     desc: str = "features",
     label_dtype: torch.dtype = torch.uint8,
+    progress: ProgressCallback | None = None,
 ) -> CachedSplit:
     """Run ``features`` on every ``(image, label)`` of ``dataset`` once; store maps and labels at ``path``.
 
@@ -59,7 +60,7 @@ def cache_features(
             raise DataError(f"{path}: unreadable feature cache ({e}); delete it to recompute") from None
     out: torch.Tensor | None = None
     labels: torch.Tensor | None = None
-    for i, (image, label) in enumerate(track(dataset, desc)):
+    for i, (image, label) in enumerate(tracked(dataset, desc, progress)):
         f = features(image.unsqueeze(0))[0]
         label = torch.as_tensor(label)
         if out is None:

@@ -1,0 +1,68 @@
+"""Progress bars for the ``semvis`` command: :class:`~semvis.progress.ProgressUpdate` s drawn with rich.
+
+One bar per task name. Columns have fixed widths except the status, which takes what is left
+and is cut short first, so the description, count and remaining time stay visible at 80 columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column
+
+from semvis.progress import ProgressCallback, ProgressUpdate
+
+#: Widest task description shown; longer ones end in "…".
+DESCRIPTION_WIDTH = 20
+BAR_WIDTH = 12
+
+
+def columns() -> tuple[ProgressColumn, ...]:
+    """Description, bar, count, elapsed, remaining, status (the only column that shrinks)."""
+    return (
+        TextColumn(
+            "{task.description}",
+            style="bold",
+            markup=False,
+            table_column=Column(max_width=DESCRIPTION_WIDTH, no_wrap=True, overflow="ellipsis"),
+        ),
+        BarColumn(bar_width=BAR_WIDTH),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn(
+            "{task.fields[status]}",
+            markup=False,
+            table_column=Column(ratio=1, min_width=0, no_wrap=True, overflow="ellipsis"),
+        ),
+    )
+
+
+@contextmanager
+def progress_bars(console: Console | None = None) -> Iterator[ProgressCallback]:
+    """A :data:`~semvis.progress.ProgressCallback` drawing one bar per task while the block runs.
+
+    Nothing is drawn when ``console`` (default: standard output's) is not a terminal.
+    """
+    console = console or Console()
+    with Progress(*columns(), console=console, expand=True, disable=not console.is_terminal) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def draw(update: ProgressUpdate) -> None:
+            if update.task not in tasks:
+                tasks[update.task] = bars.add_task(update.task, total=update.total, status=update.status)
+            bars.update(tasks[update.task], completed=update.done, total=update.total, status=update.status)
+
+        yield draw
