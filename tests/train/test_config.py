@@ -104,6 +104,8 @@ def test_unknown_optimizer_is_a_clear_error():
         ({"epochs": 0}, "epochs must be > 0"),
         ({"ema_decay": 1.0}, "ema_decay"),
         ({"grad_clip": 0.0}, "grad_clip"),
+        ({"precision": "fp8"}, "precision must be one of fp32, bf16, fp16, got 'fp8'"),
+        ({"amp": True, "precision": "bf16"}, "amp chooses the precision itself"),
     ],
 )
 def test_invalid_settings_are_rejected(kwargs, match):
@@ -116,3 +118,17 @@ def test_to_dict_is_plain_data(tmp_path):
     torch.save(cfg.to_dict(), tmp_path / "cfg.pt")
     loaded = torch.load(tmp_path / "cfg.pt", weights_only=True)
     assert loaded["out_dir"] == str(tmp_path) and TrainConfig(**loaded) == cfg
+
+
+def test_amp_means_fp16_on_cuda_and_bf16_elsewhere():
+    cfg = TrainConfig(amp=True)
+    assert cfg.precision_on(torch.device("cuda", 0)) == "fp16"
+    assert cfg.precision_on(torch.device("cpu")) == cfg.precision_on(torch.device("mps", 0)) == "bf16"
+    assert TrainConfig(precision="bf16").precision_on(torch.device("cuda", 0)) == "bf16"
+
+
+def test_a_device_is_kept_by_name(tmp_path):
+    cfg = TrainConfig(device=torch.device("cpu"), out_dir=tmp_path)
+    assert cfg.device == "cpu" and TrainConfig().device == "auto"
+    torch.save(cfg.to_dict(), tmp_path / "cfg.pt")
+    assert torch.load(tmp_path / "cfg.pt", weights_only=True)["device"] == "cpu"

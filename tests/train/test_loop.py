@@ -7,7 +7,10 @@ import csv
 import pytest
 import torch
 
+from semvis.errors import DeviceError
+from semvis.progress import ProgressUpdate
 from semvis.train import (
+    DistInfo,
     TrainConfig,
     TrainConfigError,
     Trainer,
@@ -15,6 +18,7 @@ from semvis.train import (
     classification_metrics,
     latest_checkpoint,
     load_checkpoint,
+    loop,
     seed_everything,
 )
 from semvis.train.selftest import synthetic_classification, tiny_convnet
@@ -140,3 +144,47 @@ def test_val_data_without_metrics_is_rejected(tmp_path):
             TrainConfig(),
             val_data=synthetic_classification(8),
         )
+
+
+def test_bf16_precision_runs_the_loss_under_autocast_and_scales_no_loss(tmp_path):
+    dtypes = []
+
+    def recording_loss(model, batch):
+        loss, logs = classification_loss(model, batch)
+        dtypes.append(model(batch[0]).dtype)
+        return loss, logs
+
+    trainer = _trainer(tmp_path, recording_loss, epochs=1, precision="bf16")
+    trainer.fit()
+    assert set(dtypes) == {torch.bfloat16} and not trainer.scaler.is_enabled()
+    _trainer(tmp_path / "fp32", recording_loss, epochs=1).fit()
+    assert dtypes[-1] == torch.float32
+
+
+def test_fp16_off_cuda_and_an_absent_device_are_refused(tmp_path, monkeypatch):
+    with pytest.raises(DeviceError, match="fp16 needs a CUDA device, not cpu"):
+        _trainer(tmp_path, precision="fp16", device="cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="cuda requested"):
+        _trainer(tmp_path, device="cuda")
+
+
+def test_the_device_argument_overrides_the_config(tmp_path, monkeypatch):
+    asked = []
+    cpu = DistInfo(0, 1, 0, torch.device("cpu"))
+    monkeypatch.setattr(loop, "init_distributed", lambda device: asked.append(device) or cpu)
+    seed_everything(0)
+    Trainer(tiny_convnet(), classification_loss, synthetic_classification(8), TrainConfig(device="mps"))
+    Trainer(tiny_convnet(), classification_loss, synthetic_classification(8), TrainConfig(), device="cpu")
+    assert asked == ["mps", "cpu"]
+
+
+def test_progress_reports_each_epochs_steps(tmp_path):
+    updates: list[ProgressUpdate] = []
+    trainer = _trainer(tmp_path, epochs=2)
+    trainer.progress = updates.append
+    trainer.fit()
+    assert [(u.task, u.done, u.total) for u in updates] == [
+        (f"epoch {e}/2", done, 4) for e in (1, 2) for done in range(5)
+    ]
+    assert updates[2].status == "step 2 loss " + updates[2].status.split()[-1]

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import torch
 from torch.optim import lr_scheduler
 
+from semvis.device import PRECISIONS
 from semvis.errors import SemvisError
 
 IMAGENET_TRAIN_IMAGES = 1_281_167
@@ -68,8 +69,12 @@ class TrainConfig:
     smoothly per iteration). ``power`` is for ``"poly"``, ``min_lr`` for ``"cosine"``.
     ``optimizer_kwargs`` is passed through to the torch optimizer (e.g. ``betas``,
     ``eps``, ``alpha``). ``grad_clip`` is a max global L2 norm; ``ema_decay=None``
-    disables the parameter EMA. ``amp`` enables autocast (bfloat16 on CPU, float16
-    with loss scaling on CUDA). ``checkpoint_every`` is in epochs; ``log_every`` in steps.
+    disables the parameter EMA. ``checkpoint_every`` is in epochs; ``log_every`` in steps.
+
+    ``device`` is ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (see :mod:`semvis.device`;
+    under torchrun each process takes ``cuda:LOCAL_RANK``). ``precision`` is ``fp32``, ``bf16``
+    (autocast) or ``fp16`` (autocast with loss scaling, CUDA only). ``amp`` is the older switch
+    for mixed precision: bf16 on the CPU and MPS, fp16 on CUDA; it excludes ``precision``.
     """
 
     epochs: int = 10
@@ -88,6 +93,8 @@ class TrainConfig:
     ema_decay: float | None = None
     grad_clip: float | None = None
     amp: bool = False
+    device: str = "auto"
+    precision: str = "fp32"
     num_workers: int = 0
     drop_last: bool = False
     seed: int = 0
@@ -98,6 +105,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        self.device = str(self.device)  # a torch.device too, kept as its name
         _choose(OPTIMIZERS, self.optimizer, "optimizer")
         _choose(SCHEDULERS, self.scheduler, "scheduler")
         positive = ("epochs", "batch_size", "lr", "step_size", "log_every", "checkpoint_every")
@@ -110,6 +118,16 @@ class TrainConfig:
             raise TrainConfigError(f"grad_clip must be > 0 or None, got {self.grad_clip!r}")
         if self.num_workers < 0:
             raise TrainConfigError(f"num_workers must be >= 0, got {self.num_workers!r}")
+        if self.precision not in PRECISIONS:
+            raise TrainConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.amp and self.precision != "fp32":
+            raise TrainConfigError(f"amp chooses the precision itself; set precision={self.precision!r} alone")
+
+    def precision_on(self, device: torch.device) -> str:
+        """The autocast precision on ``device``: ``precision``, or with ``amp`` fp16 on CUDA and bf16 elsewhere."""
+        if self.amp:
+            return "fp16" if device.type == "cuda" else "bf16"
+        return self.precision
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (paths as strings) that ``torch.load(weights_only=True)`` accepts."""

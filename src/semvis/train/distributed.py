@@ -1,12 +1,14 @@
 """torch.distributed helpers for runs launched with ``torchrun``.
 
-Launch multi-process training with ``torchrun --nproc_per_node=N -m your.module``;
-:func:`init_distributed` reads the ``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` variables
-torchrun sets and is a no-op for a plain single-process run.
+Launch multi-process training with ``torchrun --nproc_per_node=N -m semvis.cli.main train …``:
+every :class:`~semvis.train.Trainer` calls :func:`init_distributed`, which reads the
+``RANK``/``WORLD_SIZE``/``LOCAL_RANK`` variables torchrun sets, joins the process group once
+and is a no-op for a plain single-process run.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -14,6 +16,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+
+from semvis.device import DeviceSpec, resolve_device
+from semvis.errors import DeviceError
 
 
 @dataclass(frozen=True)
@@ -26,18 +31,37 @@ class DistInfo:
     device: torch.device
 
 
-def init_distributed() -> DistInfo:
-    """Join the process group described by torchrun's environment (NCCL on CUDA, else gloo)."""
-    rank = int(os.environ.get("RANK", 0))
+def init_distributed(device: DeviceSpec | None = "auto") -> DistInfo:
+    """This process's place in torchrun's job, joined (:func:`join_process_group`), and its device.
+
+    ``device`` goes through :func:`~semvis.device.resolve_device`; with more than one process a
+    CUDA device becomes ``cuda:LOCAL_RANK`` (one GPU per process). MPS cannot run DDP.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    if cuda:
-        torch.cuda.set_device(device)
+    resolved = resolve_device(device)
+    if world_size > 1 and resolved.type == "cuda":
+        resolved = resolve_device(f"cuda:{local_rank}")
+    if world_size > 1 and resolved.type == "mps":
+        raise DeviceError("torch.distributed cannot train on mps; run torchrun with --device cpu or on CUDA")
+    if resolved.type == "cuda":
+        torch.cuda.set_device(resolved)
+    join_process_group()
+    return DistInfo(rank(), world_size, local_rank, resolved)
+
+
+def join_process_group() -> None:
+    """Join the process group torchrun describes, once, when it runs more than one process.
+
+    The group carries CPU tensors over gloo and, where CUDA is available, CUDA tensors over NCCL
+    (torch's default), so it serves a CPU run, a GPU run and CPU-side work such as barriers alike.
+    It is left when the process exits.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", 1))
     if world_size > 1 and not is_distributed():
-        dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world_size)
-    return DistInfo(rank, world_size, local_rank, device)
+        backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, rank=int(os.environ["RANK"]), world_size=world_size)
+        atexit.register(cleanup)
 
 
 def is_distributed() -> bool:

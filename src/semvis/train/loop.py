@@ -8,9 +8,12 @@ A task plugs in through two functions:
   the model in eval mode (the EMA copy when EMA is on); batches come straight from
   the loader, so move them with :func:`move_to`. Results are logged as ``val_<name>``.
 
-Under ``torchrun`` the model is wrapped in DDP and the training set sharded with a
-:class:`DistributedSampler`; rank 0 alone evaluates, logs and writes checkpoints,
-so resuming needs ``out_dir`` on a filesystem all ranks can read.
+The trainer runs on ``cfg.device`` (or its ``device`` argument) in ``cfg.precision``. Under
+``torchrun`` it joins the process group itself (:func:`~semvis.train.distributed.init_distributed`,
+one GPU per process on CUDA), so every task trains with DDP without code of its own: the model
+is wrapped in DDP and the training set sharded with a :class:`DistributedSampler`; rank 0 alone
+evaluates, logs, reports progress and writes checkpoints, so resuming needs ``out_dir`` on a
+filesystem all ranks can read.
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
-from rich.console import Console
-from rich.progress import Progress
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from semvis.device import DeviceSpec, autocast, check_precision
 from semvis.errors import SemvisError
+from semvis.progress import ProgressCallback, report
 from semvis.train.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
@@ -37,6 +40,7 @@ from semvis.train.config import TrainConfig, TrainConfigError, build_optimizer, 
 from semvis.train.distributed import (
     all_reduce_mean,
     barrier,
+    init_distributed,
     is_distributed,
     is_main_process,
     rank,
@@ -71,7 +75,8 @@ class Trainer:
     ``fit()`` seeds every RNG with ``cfg.seed`` (or, with ``cfg.resume`` and a
     checkpoint in ``cfg.out_dir``, restores the full state of the latest one and
     continues at the next epoch, reproducing the uninterrupted run). The data order
-    of each epoch depends only on ``cfg.seed``, the epoch and the rank.
+    of each epoch depends only on ``cfg.seed``, the epoch and the rank. ``device``
+    overrides ``cfg.device``; ``progress`` gets each epoch's steps (task ``epoch E/N``).
     """
 
     def __init__(
@@ -82,12 +87,16 @@ class Trainer:
         cfg: TrainConfig,
         val_data: Dataset | None = None,
         metrics: MetricsFn | None = None,
-        device: torch.device | str = "cpu",
+        device: DeviceSpec | None = None,
+        progress: ProgressCallback | None = None,
     ) -> None:
         if (val_data is None) != (metrics is None):
             raise TrainConfigError("val_data and metrics must be given together")
         self.cfg = cfg
-        self.device = torch.device(device)
+        self.device = init_distributed(cfg.device if device is None else device).device
+        self.precision = cfg.precision_on(self.device)
+        check_precision(self.device, self.precision)  # fp16 off CUDA is refused before any work
+        self.progress = progress if is_main_process() else None
         self.loss_fn = loss_fn
         self.metrics = metrics
         model.to(self.device)
@@ -102,8 +111,7 @@ class Trainer:
         self.val_loader = None if val_data is None else self._loader(val_data, train=False)
         self.optimizer = build_optimizer(model.parameters(), cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, len(self.train_loader))
-        amp_scaling = cfg.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=amp_scaling)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.epoch = 0  # completed epochs
         self.step = 0  # optimizer steps taken
 
@@ -170,13 +178,9 @@ class Trainer:
         cfg, main = self.cfg, is_main_process()
         self._start()
         row: dict[str, float] = {"epoch": self.epoch, "step": self.step}
-        show_bar = main and Console().is_terminal
-        with (
-            MetricsLog(cfg.out_dir, self.epoch, enabled=main) as log,
-            Progress(disable=not show_bar) as bar,
-        ):
+        with MetricsLog(cfg.out_dir, self.epoch, enabled=main) as log:
             while self.epoch < cfg.epochs:
-                row = self._train_epoch(bar)
+                row = self._train_epoch()
                 if main and self.val_loader is not None:
                     row |= {f"val_{name}": value for name, value in self.evaluate().items()}
                 self.epoch += 1
@@ -200,7 +204,7 @@ class Trainer:
         model.train(was_training)
         return {name: float(value) for name, value in result.items()}
 
-    def _train_epoch(self, bar: Progress) -> dict[str, float]:
+    def _train_epoch(self) -> dict[str, float]:
         """One pass over the training data; returns epoch, step, lr and mean train logs."""
         cfg = self.cfg
         self.model.train()
@@ -208,19 +212,19 @@ class Trainer:
         if isinstance(self.train_loader.sampler, DistributedSampler):
             self.train_loader.sampler.set_epoch(self.epoch)
         lr = self.optimizer.param_groups[0]["lr"]
-        task = bar.add_task(f"epoch {self.epoch + 1}/{cfg.epochs}", total=len(self.train_loader))
+        task, total, status = f"epoch {self.epoch + 1}/{cfg.epochs}", len(self.train_loader), ""
+        report(self.progress, task, 0, total)
         sums: dict[str, torch.Tensor] = {}
-        for batch in self.train_loader:
+        for done, batch in enumerate(self.train_loader, start=1):
             loss, logs = self._train_step(move_to(batch, self.device))
             for name, value in {"loss": loss, **logs}.items():
                 value = torch.as_tensor(value, device=self.device).detach().float()
                 sums[name] = sums.get(name, 0) + value
-            bar.advance(task)
             if self.step % cfg.log_every == 0:
-                message = f"epoch {self.epoch + 1} step {self.step} loss {loss.item():.4f}"
-                bar.update(task, description=message)
+                status = f"step {self.step} loss {loss.item():.4f}"
                 if is_main_process():
-                    logger.info(message)
+                    logger.info("epoch %d %s", self.epoch + 1, status)
+            report(self.progress, task, done, total, status)
         means = all_reduce_mean(torch.stack(list(sums.values())) / len(self.train_loader)).tolist()
         result = {f"train_{name}": mean for name, mean in zip(sums, means, strict=True)}
         if not math.isfinite(result["train_loss"]):
@@ -232,7 +236,7 @@ class Trainer:
 
     def _train_step(self, batch: Any) -> tuple[torch.Tensor, Mapping[str, Any]]:
         """Forward, backward (with optional AMP and clipping), optimizer, scheduler and EMA."""
-        with torch.autocast(self.device.type, enabled=self.cfg.amp):
+        with autocast(self.device, self.precision):
             loss, logs = self.loss_fn(self.model, batch)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
