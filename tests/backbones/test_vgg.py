@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from semvis.backbones import FeatureExtractor, create_backbone, list_backbones
-from semvis.backbones.base import CAFFE_BGR, InputNormalize
+from semvis.backbones import CAFFE_BGR, FeatureExtractor, InputNormalize, create_backbone, list_backbones
 
 
 def n_params(model: torch.nn.Module) -> int:

@@ -9,7 +9,7 @@ from PIL import Image
 
 from semvis.backbones import create_backbone
 from semvis.cli.main import COMMANDS
-from semvis.weights import get_weights, package_path, save_safetensors
+from semvis.weights import get_weights, package_path, save_model
 
 
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
@@ -66,7 +66,9 @@ def biased_classifier(tmp_path: Path, favourite: int) -> Path:
     with torch.no_grad():
         model.head.classifier.bias.copy_(torch.tensor([0.0, 0.0, 0.0]))
         model.head.classifier.bias[favourite] = 50.0
-    return save_safetensors(model, tmp_path / "clf.safetensors", half=False)
+    return save_model(
+        model, tmp_path / "clf.safetensors", "backbone", {"arch": "xception", "num_classes": 3}, half=False
+    )
 
 
 def test_classify_prints_ranked_labels(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

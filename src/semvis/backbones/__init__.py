@@ -1,16 +1,15 @@
-"""Backbones with named intermediate features: VGG-16/19 and Xception."""
+"""Backbones with named intermediate features: VGG-16/19 and Xception, each with its pretrained weights."""
 
-from semvis.backbones import vgg, xception  # noqa: F401  (registers the builders)
-from semvis.backbones.base import (
-    CAFFE_BGR,
-    KERAS_TF,
-    TORCHVISION_RGB,
-    Backbone,
-    FeatureExtractor,
-    FeatureInfo,
-    InputSpec,
+from semvis.backbones import vgg, xception  # noqa: F401  (registers the builders and their weights)
+from semvis.backbones.base import Backbone, FeatureExtractor, FeatureInfo, InputNormalize
+from semvis.backbones.registry import (
+    backbone_options,
+    create_backbone,
+    list_backbones,
+    load_pretrained,
+    register_backbone,
 )
-from semvis.backbones.registry import create_backbone, list_backbones, register_backbone
+from semvis.weights.spec import CAFFE_BGR, KERAS_TF, TORCHVISION_RGB, InputSpec
 
 __all__ = [
     "CAFFE_BGR",
@@ -19,8 +18,11 @@ __all__ = [
     "Backbone",
     "FeatureExtractor",
     "FeatureInfo",
+    "InputNormalize",
     "InputSpec",
+    "backbone_options",
     "create_backbone",
     "list_backbones",
+    "load_pretrained",
     "register_backbone",
 ]

@@ -18,39 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """How the weights expect pixels: ``x' = (reorder(x * scale) - mean) / std``.
-
-    ``mean`` and ``std`` are in the scaled units and in ``channel_order``.
-    """
-
-    channel_order: str = "RGB"
-    scale: float = 1.0
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
-
-    def __post_init__(self) -> None:
-        if self.channel_order not in {"RGB", "BGR"}:
-            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
-
-    def describe(self) -> str:
-        mean = ", ".join(f"{m:g}" for m in self.mean)
-        std = ", ".join(f"{s:g}" for s in self.std)
-        rng = "0..1" if self.scale == 1 else f"0..{self.scale:g}"
-        return f"{self.channel_order} {rng}, mean ({mean}), std ({std})"
-
-
-#: Caffe/Keras VGG convention (BGR, 0..255, minus the ImageNet mean pixel).
-CAFFE_BGR = InputSpec("BGR", 255.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
-#: torchvision convention.
-TORCHVISION_RGB = InputSpec("RGB", 1.0, IMAGENET_MEAN, IMAGENET_STD)
-#: Keras "tf" mode (Inception, Xception): RGB scaled to [-1, 1].
-KERAS_TF = InputSpec("RGB", 1.0, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+from semvis.weights.spec import TORCHVISION_RGB, InputSpec
 
 
 class InputNormalize(nn.Module):
@@ -85,7 +53,12 @@ class FeatureInfo:
 
 
 class Backbone(nn.Module):
-    """Base class: ``normalize`` → named ``stages`` (in order) → ``head``."""
+    """Base class: ``normalize`` → named ``stages`` (in order) → ``head``.
+
+    ``weights_source`` names the file the weights came from; ``head_source`` the file the
+    classifier's weights came from, ``None`` for a head that holds no trained weights (random,
+    or left initialised because the file had none), which :func:`semvis.classify.classify` refuses to use.
+    """
 
     #: Side length of the images the architecture was trained on.
     default_input_size = 224
@@ -96,6 +69,8 @@ class Backbone(nn.Module):
         self.stages = nn.ModuleDict()
         self.feature_info: dict[str, FeatureInfo] = {}
         self.head: nn.Module = nn.Identity()
+        self.weights_source: str | None = None
+        self.head_source: str | None = None
 
     @property
     def input_spec(self) -> InputSpec:
@@ -104,6 +79,11 @@ class Backbone(nn.Module):
     def set_input_spec(self, spec: InputSpec) -> None:
         """Declare the pixel convention of the loaded weights."""
         self.normalize.set_spec(spec)
+
+    @property
+    def classifier_keys(self) -> list[str]:
+        """State-dict keys of the classification head (empty without one)."""
+        return [f"head.{key}" for key in self.head.state_dict()]
 
     @property
     def feature_names(self) -> list[str]:

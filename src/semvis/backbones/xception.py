@@ -34,14 +34,18 @@ residual convolutions into stride 1 and dilates the 3×3 convolutions after them
 from __future__ import annotations
 
 import math
+from functools import partial
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.backbones.base import KERAS_TF, Backbone
+from semvis.backbones.base import Backbone
 from semvis.backbones.registry import register_backbone
 from semvis.nn import ConvBNAct, SeparableConv2d
+from semvis.weights import KERAS_TF, EvalTransform, WeightEntry, WeightFormat, register_format, register_weights
+from semvis.weights.keras import KerasLayer, convert_keras_h5, export_keras_h5
 
 #: Output widths of the sepconvs of each entry-flow block, the middle-flow blocks,
 #: the exit-flow block and the final exit-flow convolutions (Fig. 5).
@@ -220,3 +224,92 @@ def xception(
 ) -> Xception:
     """Xception (Fig. 5); default input 299×299, Keras 'tf' convention (RGB in [-1, 1])."""
     return Xception(num_classes, output_stride, residual, intermediate_activation, fc_layers, dropout)
+
+
+# --- Keras weights -----------------------------------------------------------------------
+# Two Keras namings exist: Keras 2 ``applications.Xception`` (``block1_conv1``, ``block1_conv1_bn``, …,
+# ``block14_sepconv2_bn``, ``predictions``; the four residual convolutions and their BNs unnamed) and
+# the official ImageNet file saved by Keras 1, where every layer is unnamed (``convolution2d_1-6``,
+# ``separableconvolution2d_1-34``, ``batchnormalization_1-40``, ``dense_2``). Unnamed layers are
+# matched in the order the Keras code created them: each residual convolution and BN before the
+# sepconvs of its block. (``layer_names`` is the graph's topological order, which puts a residual BN
+# after the BNs of its block, so it cannot be used for the unnamed BNs of the Keras 1 file.)
+
+
+def _sepconv_units(keras_block: int, modules: list[str]) -> list[KerasLayer]:
+    """``block{N}_sepconv{i}`` and ``…_bn`` for the units at ``modules`` (``.conv``, ``.bn``)."""
+    layers = []
+    for i, module in enumerate(modules, 1):
+        name = f"block{keras_block}_sepconv{i}"
+        layers += [KerasLayer(name, "sepconv", f"{module}.conv"), KerasLayer(f"{name}_bn", "bn", f"{module}.bn")]
+    return layers
+
+
+def keras_layers(creation_order: bool) -> list[KerasLayer]:
+    """Xception's weighted Keras layers, in creation order or in topological order.
+
+    The two differ only in where a residual convolution and its BN go: before the
+    sepconvs of their block (creation) or after them (``layer_names`` order).
+    """
+    layers = [
+        KerasLayer(f"block1_conv{i}{suffix}", kind, f"stages.conv{i}.{kind}")
+        for i in (1, 2)
+        for suffix, kind in (("", "conv"), ("_bn", "bn"))
+    ]
+    blocks = [(i + 2, f"entry{i + 1}", widths) for i, widths in enumerate(ENTRY_WIDTHS)]
+    blocks += [(i + 5, f"middle{i + 1}", MIDDLE_WIDTHS) for i in range(MIDDLE_BLOCKS)]
+    blocks.append((5 + MIDDLE_BLOCKS, "exit", EXIT_WIDTHS))
+    for keras_block, stage, widths in blocks:
+        units = _sepconv_units(keras_block, [f"stages.{stage}.units.{i}" for i in range(len(widths))])
+        shortcut = []
+        if not stage.startswith("middle"):
+            shortcut = [KerasLayer(None, kind, f"stages.{stage}.shortcut.{kind}") for kind in ("conv", "bn")]
+        layers += shortcut + units if creation_order else units + shortcut
+    exit_conv = [f"stages.exit_conv.{i}" for i in range(len(EXIT_CONV_WIDTHS))]
+    layers += _sepconv_units(6 + MIDDLE_BLOCKS, exit_conv)
+    return layers + [KerasLayer("predictions", "dense", "head.classifier")]
+
+
+convert_keras_xception = partial(convert_keras_h5, layers=keras_layers(creation_order=True), network="Xception")
+
+
+def export_keras_xception(model: Xception, path: str | Path) -> Path:
+    """Write an Xception's weights as a Keras 2 ``applications.Xception`` ``.h5``, atomically.
+
+    Only the Keras architecture can be exported (residual connections on, no extra FC layers);
+    a model without classifier gives a ``notop`` file.
+    """
+    return export_keras_h5(model, path, keras_layers(creation_order=False), "Xception")
+
+
+register_format(
+    WeightFormat(
+        "keras-h5",
+        (".h5", ".hdf5"),
+        KERAS_TF,
+        convert_keras_xception,
+        "Keras Xception HDF5 weights, Keras 1 or 2 layer names (needs h5py)",
+        archs=("xception",),
+    )
+)
+register_weights(
+    WeightEntry(
+        name="xception.keras",
+        arch="xception",
+        filename="xception_weights_tf_dim_ordering_tf_kernels.h5",
+        format="keras-h5",
+        license="MIT (Keras applications)",
+        description="Keras applications Xception ImageNet weights (Chollet 2017), with the "
+        "1000-class classifier; md5 is the file_hash keras.applications.xception publishes",
+        url="https://storage.googleapis.com/tensorflow/keras-applications/xception/"
+        "xception_weights_tf_dim_ordering_tf_kernels.h5",
+        md5="0a58e3b7378bc2990ea3b43d5981f1f6",
+        num_classes=1000,
+        categories="imagenet-1k",
+        first_conv="stages.conv1.conv",
+        classifier=("head.classifier",),
+        transform=EvalTransform(299, 0.875, "bicubic"),
+        num_params=22_855_952,
+        metrics={"imagenet_top1": 0.790, "imagenet_top5": 0.945},
+    )
+)

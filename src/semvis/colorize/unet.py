@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semvis.weights import ModelHeader, load_model, register_legacy_header, register_model, save_model
+
 LEVELS = 5
 #: Input sides are padded to a multiple of this (four stride-2 layers).
 STRIDE = 2 ** (LEVELS - 1)
 NEGATIVE_SLOPE = 0.01
-CONFIG_KEY = "semvis.colorizer"
 SemanticMode = Literal["scalar", "embedding"]
 
 
@@ -98,6 +99,9 @@ class SemanticColorizer(nn.Module):
     conv + tanh gives the two chroma channels. Any H×W works (reflect padding to a multiple of 16).
     """
 
+    #: Model-file kind (:func:`semvis.weights.save_model`).
+    kind = "colorizer"
+
     def __init__(
         self,
         num_classes: int = 11,
@@ -147,19 +151,19 @@ class SemanticColorizer(nn.Module):
         return torch.tanh(self.to_ab(y))[..., :h, :w]
 
 
-def save_colorizer(model: SemanticColorizer, path: str | Path, half: bool = True) -> Path:
-    """Weights (fp16 by default) with the architecture config in the safetensors header."""
-    from semvis.weights import save_safetensors
+def save_colorizer(
+    model: SemanticColorizer, path: str | Path, half: bool = True, provenance: dict[str, Any] | None = None
+) -> Path:
+    """Weights (fp16 by default) and config as a model file of kind ``colorizer``."""
+    return save_model(model, path, SemanticColorizer.kind, model.config, provenance=provenance, half=half)
 
-    return save_safetensors(model, path, {CONFIG_KEY: json.dumps(model.config)}, half=half)
+
+def load_colorizer(path: str | Path, device: str | None = None) -> SemanticColorizer:
+    """Rebuild a :class:`SemanticColorizer` (in eval mode, float32, on ``device``) from its model file."""
+    return load_model(path, (SemanticColorizer.kind,), device).model
 
 
-def load_colorizer(path: str | Path) -> SemanticColorizer:
-    """Rebuild a :class:`SemanticColorizer` (in eval mode, float32) from :func:`save_colorizer`'s file."""
-    from semvis.weights import load_state, read_config_header, read_state
-
-    config = read_config_header(path, CONFIG_KEY, "colorizer")
-    model = SemanticColorizer(**config)
-    state, _ = read_state(path)
-    load_state(model, state, str(path))
-    return model.eval()
+register_model(SemanticColorizer.kind, SemanticColorizer)
+register_legacy_header(
+    "semvis.colorizer", lambda meta: ModelHeader(SemanticColorizer.kind, json.loads(meta["semvis.colorizer"]))
+)

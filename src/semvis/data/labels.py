@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from semvis.data.datasets import SegmentationDataset
@@ -17,6 +17,19 @@ class LabelSpec:
     classes: tuple[str, ...]
     colors: tuple[tuple[int, int, int], ...] = ()
     ignore_index: int = 255
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "classes": list(self.classes),
+            "colors": [list(c) for c in self.colors],
+            "ignore_index": self.ignore_index,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelSpec:
+        """The inverse of :meth:`to_dict` (as stored in a model file's header)."""
+        colors = tuple((int(r), int(g), int(b)) for r, g, b in data.get("colors", ()))
+        return cls(tuple(str(c) for c in data["classes"]), colors, int(data.get("ignore_index", 255)))
 
     @classmethod
     def from_dataset(cls, dataset: SegmentationDataset) -> LabelSpec:

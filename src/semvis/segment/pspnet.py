@@ -53,6 +53,9 @@ class PSPNet(nn.Module):
         aux: build the auxiliary head.
     """
 
+    #: Model-file kind (:func:`semvis.weights.save_model`).
+    kind = "pspnet"
+
     def __init__(
         self,
         num_classes: int,

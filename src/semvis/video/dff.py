@@ -34,6 +34,7 @@ from semvis.backbones.roles import stage_roles
 from semvis.data import match_channels
 from semvis.nn.warp import warp
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
+from semvis.weights import register_model
 
 #: §4: feature stride 16, a 3×3 convolution to 1024 channels with dilation 6.
 FEATURE_STRIDE = 16
@@ -138,6 +139,9 @@ def build_dff(
     features = FeatureNetwork(backbone, pretrained)
     flow = None if flownet is None else build_flownet(flownet, scale_channels=features.out_channels)
     return DeepFeatureFlow(features, flow, SegmentationTask(features.out_channels, num_classes))
+
+
+register_model("dff", build_dff)
 
 
 class SegmenterFeatures(nn.Module):

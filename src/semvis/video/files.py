@@ -1,21 +1,19 @@
-"""Weight files of video models: DFF's N without its ImageNet backbone, and any N for `semvis video`."""
+"""Model files of video models: DFF's N (and F) without its ImageNet backbone, and any N for `semvis video`."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-from safetensors import SafetensorError, safe_open
 
 from semvis.data import LabelSpec
 from semvis.errors import WeightsError
 from semvis.segment.models import load_segmenter
-from semvis.video.dff import DeepFeatureFlow, build_dff, segmenter_dff
+from semvis.video.dff import DeepFeatureFlow, segmenter_dff
+from semvis.weights import ModelHeader, SharedWeights, load_model, read_header, register_legacy_header, save_model
 
-#: Header key of a DFF file's description (classes, backbone entry, training notes).
-META_KEY = "semvis.dff"
+#: Model-file kind of a segmentation DFF (:func:`~semvis.video.dff.build_dff`).
+KIND = "dff"
 #: The frozen ImageNet backbone, left out of DFF files and fetched through the registry.
 BACKBONE_PREFIX = "features.backbone."
 
@@ -25,47 +23,47 @@ def save_dff(
 ) -> Path:
     """N of a segmentation DFF (fp16) and its flow network F if it has one, without the VGG-19 backbone,
     which the header names by registry entry."""
-    from semvis.weights import save_safetensors
-
-    flownet = None if model.flow is None else model.flow.name
-    description = asdict(labels) | {"backbone_weights": backbone_weights, "flownet": flownet, "notes": notes}
-    return save_safetensors(model, path, {META_KEY: json.dumps(description)}, skip_prefix=BACKBONE_PREFIX)
-
-
-def load_dff(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
-    """A DFF model from :func:`save_dff`'s file (with F if it was saved with one), backbone from the
-    registry; eval mode."""
-    from semvis.weights import load_state, read_config_header, read_state
-
-    description = read_config_header(path, META_KEY, "Deep Feature Flow")
-    try:
-        labels = LabelSpec(
-            tuple(description["classes"]), tuple(tuple(c) for c in description["colors"]), description["ignore_index"]
-        )
-        model = build_dff(
-            len(labels.classes),
-            "vgg19",
-            flownet=description.get("flownet"),
-            pretrained=description["backbone_weights"],
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
-    state, _ = read_state(Path(path))
-    load_state(model, state, str(path), kept_prefix=BACKBONE_PREFIX)
-    return model.eval(), labels
+    config = {
+        "num_classes": len(labels.classes),
+        "backbone": "vgg19",
+        "flownet": None if model.flow is None else model.flow.name,
+        "pretrained": backbone_weights,
+    }
+    shared = SharedWeights(BACKBONE_PREFIX, backbone_weights)
+    return save_model(model, path, KIND, config, labels.to_dict(), notes, shared)
 
 
-def load_video_model(path: str | Path) -> tuple[DeepFeatureFlow, LabelSpec]:
+def load_dff(path: str | Path, device: str | None = None) -> tuple[DeepFeatureFlow, LabelSpec]:
+    """A DFF model from its model file (with F if it was saved with one), backbone from the registry; eval mode."""
+    loaded = load_model(path, (KIND,), device, "Deep Feature Flow")
+    if loaded.header.labels is None:
+        raise WeightsError(f"{path}: a Deep Feature Flow file without class names")
+    return loaded.model, LabelSpec.from_dict(loaded.header.labels)
+
+
+def load_video_model(path: str | Path, device: str | None = None) -> tuple[DeepFeatureFlow, LabelSpec]:
     """N for Algorithm 1 from a DFF file (:func:`save_dff`) or any segmenter file with a features/classify split."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            is_dff = META_KEY in (handle.metadata() or {})
-    except (SafetensorError, OSError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if is_dff:
-        return load_dff(path)
-    segmenter, labels = load_segmenter(path)
+    if read_header(path, "video segmentation").kind == KIND:
+        return load_dff(path, device)
+    segmenter, labels = load_segmenter(path, device)
     try:
         return segmenter_dff(segmenter), labels
     except TypeError as exc:
         raise WeightsError(f"{path}: {exc}") from None
+
+
+def _upgrade(meta: dict[str, str]) -> ModelHeader:
+    """The header of a DFF file written before the v1 model file (``semvis.dff``)."""
+    old = json.loads(meta["semvis.dff"])
+    config = {
+        "num_classes": len(old["classes"]),
+        "backbone": "vgg19",
+        "flownet": old.get("flownet"),
+        "pretrained": old["backbone_weights"],
+    }
+    labels = {k: old[k] for k in ("classes", "colors", "ignore_index")}
+    shared = SharedWeights(BACKBONE_PREFIX, old["backbone_weights"])
+    return ModelHeader(KIND, config, labels=labels, shared=shared, provenance=old.get("notes") or {})
+
+
+register_legacy_header("semvis.dff", _upgrade)

@@ -20,13 +20,11 @@ import torch
 from torch import nn
 
 from semvis.data import image_to_tensor
-from semvis.errors import WeightsError
 from semvis.train import TrainConfig, Trainer
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flownet import FlowEstimate, FlowNet, build_flownet, resize_flow
+from semvis.weights import ModelHeader, load_model, register_legacy_header, save_model
 
-#: Header key of a saved flow network's description.
-META_KEY = "semvis.flownet"
 #: FlowNet's optimiser: Adam with torch's default β = (0.9, 0.999), lr 1e-4.
 RECIPE: dict[str, Any] = {"optimizer": "adam", "lr": 1e-4}
 
@@ -62,36 +60,37 @@ def train_flownet(
 
 
 def save_flownet(model: FlowNet, path: str | Path, notes: dict[str, Any]) -> Path:
-    """The flow network (fp16) with its name, scale-field width and training notes in the header."""
-    from semvis.weights import save_safetensors
-
-    description = {"name": model.name, "scale_channels": model.scale_channels, "notes": notes}
-    return save_safetensors(model, path, {META_KEY: json.dumps(description)})
+    """The flow network (fp16) as a model file of kind ``flownet``, training notes as provenance."""
+    config = {"name": model.name, "scale_channels": model.scale_channels}
+    return save_model(model, path, FlowNet.kind, config, provenance=notes)
 
 
-def load_flownet(path: str | Path, scale_channels: int | None = None) -> FlowNet:
-    """A flow network saved by :func:`save_flownet`, in eval mode.
+def load_flownet(path: str | Path, scale_channels: int | None = None, device: str | None = None) -> FlowNet:
+    """A flow network from its model file, in eval mode (on ``device``).
 
     ``scale_channels`` other than the file's keeps the trained flow and gives the network a fresh
     scale field of that width (weights 0, biases 1: S ≡ 1), as DFF starts from a pre-trained F (§5).
     """
-    from semvis.weights import load_state, read_config_header, read_state
-
-    description = read_config_header(path, META_KEY, "flow network")
-    try:
-        saved = description["scale_channels"]
-        scale_channels = saved if scale_channels is None else scale_channels
-        model = build_flownet(description["name"], scale_channels)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise WeightsError(f"{path}: malformed {META_KEY!r} header ({type(exc).__name__}: {exc})") from None
-    state, _ = read_state(Path(path))
-    if scale_channels != saved:
+    model = load_model(path, (FlowNet.kind,), what="flow network").model
+    if scale_channels is not None and scale_channels != model.scale_channels:
+        state = model.state_dict()
+        model = build_flownet(model.name, scale_channels)
         for name in ("head.weight", "head.bias"):
             fresh = model.state_dict()[name].clone()
             fresh[:2] = state[name][:2]
             state[name] = fresh
-    load_state(model, state, str(path))
-    return model.eval()
+        model.load_state_dict(state)
+    return model.eval().to(device or "cpu")
+
+
+def _upgrade(meta: dict[str, str]) -> ModelHeader:
+    """The header of a flow-network file written before the v1 model file (``semvis.flownet``)."""
+    old = json.loads(meta["semvis.flownet"])
+    config = {"name": old["name"], "scale_channels": old["scale_channels"]}
+    return ModelHeader(FlowNet.kind, config, provenance=old.get("notes") or {})
+
+
+register_legacy_header("semvis.flownet", _upgrade)
 
 
 class FlowNetFlow:

@@ -53,6 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semvis.weights import register_model
+
 #: Output stride of the flow relative to the half-size input, and relative to the frame.
 OUTPUT_STRIDE = 4
 FRAME_STRIDE = 2 * OUTPUT_STRIDE
@@ -158,6 +160,9 @@ class FlowNet(nn.Module):
         name: what :func:`build_flownet` calls this design (saved with the weights).
     """
 
+    #: Model-file kind (:func:`semvis.weights.save_model`).
+    kind = "flownet"
+
     def __init__(
         self,
         layers: Sequence[tuple[str, nn.Module, int]],
@@ -237,3 +242,6 @@ def build_flownet(name: str = "simple", scale_channels: int = 0) -> FlowNet:
     if name == "inception":
         return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name)
     raise ValueError(f"unknown flow network {name!r}; choose one of {list(FLOWNETS)}")
+
+
+register_model(FlowNet.kind, build_flownet)

