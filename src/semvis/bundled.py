@@ -7,6 +7,8 @@ colorization app, ``semvis colorize`` and ``semvis index build`` work offline ou
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from semvis.errors import WeightsError
@@ -33,3 +35,26 @@ def bundled_model(filename: str) -> Path:
             "(docs/segmentation.md, docs/colorize.md, docs/hashing.md and docs/video.md give the training commands)"
         )
     return path
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """A shipped model file, its model card and the sha256 the card records."""
+
+    path: Path
+    card: Path
+    sha256: str | None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def bundled_models() -> list[BundledModel]:
+    """Every model file shipped in this installation, with the sha256 from its model card."""
+    models = []
+    for path in sorted(MODELS_DIR.glob("*.safetensors")):
+        card = path.with_suffix(".md")
+        match = re.search(r"^\| sha256 \| `([0-9a-f]{64})` \|$", card.read_text(), re.M) if card.is_file() else None
+        models.append(BundledModel(path, card, match[1] if match else None))
+    return models

@@ -10,7 +10,6 @@ Optimiser: Adam (β = 0.9, 0.999) at 1e-4, as FlowNet (Dosovitskiy et al. 2015).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from semvis.data import image_to_tensor
 from semvis.train import TrainConfig, Trainer
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flownet import FlowEstimate, FlowNet, build_flownet, resize_flow
-from semvis.weights import ModelHeader, load_model, register_legacy_header, save_model
+from semvis.weights import load_model, save_model
 
 #: FlowNet's optimiser: Adam with torch's default β = (0.9, 0.999), lr 1e-4.
 RECIPE: dict[str, Any] = {"optimizer": "adam", "lr": 1e-4}
@@ -81,16 +80,6 @@ def load_flownet(path: str | Path, scale_channels: int | None = None, device: st
             state[name] = fresh
         model.load_state_dict(state)
     return model.eval().to(device or "cpu")
-
-
-def _upgrade(meta: dict[str, str]) -> ModelHeader:
-    """The header of a flow-network file written before the v1 model file (``semvis.flownet``)."""
-    old = json.loads(meta["semvis.flownet"])
-    config = {"name": old["name"], "scale_channels": old["scale_channels"]}
-    return ModelHeader(FlowNet.kind, config, provenance=old.get("notes") or {})
-
-
-register_legacy_header("semvis.flownet", _upgrade)
 
 
 class FlowNetFlow:

@@ -46,6 +46,7 @@ in pixels of its input; loading them would mean multiplying the last layer by 20
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -53,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.weights import register_model
+from semvis.weights import ModelHeader, register_legacy_header, register_model
 
 #: Output stride of the flow relative to the half-size input, and relative to the frame.
 OUTPUT_STRIDE = 4
@@ -244,4 +245,12 @@ def build_flownet(name: str = "simple", scale_channels: int = 0) -> FlowNet:
     raise ValueError(f"unknown flow network {name!r}; choose one of {list(FLOWNETS)}")
 
 
+def _upgrade(meta: dict[str, str]) -> ModelHeader:
+    """The header of a flow-network file written before the v1 model file (``semvis.flownet``)."""
+    old = json.loads(meta["semvis.flownet"])
+    config = {"name": old["name"], "scale_channels": old["scale_channels"]}
+    return ModelHeader(FlowNet.kind, config, provenance=old.get("notes") or {})
+
+
 register_model(FlowNet.kind, build_flownet)
+register_legacy_header("semvis.flownet", _upgrade)
