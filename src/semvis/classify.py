@@ -79,10 +79,10 @@ def require_classifier(model: Backbone) -> None:
     """
     if model.head_source is not None:
         return
-    arch = type(model).__name__
+    arch = model.arch
     if not model.classifier_keys:
         raise WeightsError(f"{arch} was built without a classifier (num_classes=None): it cannot classify")
-    with_head = [e.name for e in list_weights() if e.classifier and e.num_classes == model.num_classes]
+    with_head = [e.name for e in list_weights(arch) if e.classifier and e.num_classes == model.num_classes]
     instead = f"weights with a classifier ({', '.join(with_head)})" if with_head else "weights with a classifier"
     head = f"{model.num_classes}-class classifier ({', '.join(model.classifier_keys[:2])}…)"
     problem = f"{arch}'s {head} is random: no weights were loaded"

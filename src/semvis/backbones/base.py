@@ -69,6 +69,7 @@ class Backbone(nn.Module):
         self.stages = nn.ModuleDict()
         self.feature_info: dict[str, FeatureInfo] = {}
         self.head: nn.Module = nn.Identity()
+        self.arch = type(self).__name__.lower()  # the registered name, set by create_backbone
         self.weights_source: str | None = None
         self.head_source: str | None = None
 

@@ -78,6 +78,7 @@ def create_backbone(
         accepted = ", ".join(backbone_options(name)) or "none"
         raise ValueError(f"{name} has no option {', '.join(unknown)}; its options: {accepted}")
     model = _BUILDERS[name](num_classes=num_classes, output_stride=output_stride, **kwargs)
+    model.arch = name
     if pretrained is not False:
         load_pretrained(model, name, pretrained)
     if features:
