@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from semvis.errors import DataError
+from semvis.errors import DataError, DeviceError
 from semvis.train.cache import cache_features
 
 
@@ -56,3 +56,12 @@ def test_an_empty_dataset_is_refused(tmp_path) -> None:
     empty = TensorDataset(torch.zeros(0, 3, 2, 2), torch.zeros(0))
     with pytest.raises(DataError, match="empty"):
         cache_features(_double, empty, tmp_path / "c.safetensors")
+
+
+def test_images_go_to_the_device_given_and_an_absent_one_is_refused(tmp_path, monkeypatch) -> None:
+    seen: list[torch.device] = []
+    cache_features(lambda x: seen.append(x.device) or x, _images(2), tmp_path / "c.safetensors", device="cpu")
+    assert seen == [torch.device("cpu")] * 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(DeviceError, match="cuda requested"):
+        cache_features(lambda x: pytest.fail("computed"), _images(), tmp_path / "d.safetensors", device="cuda")

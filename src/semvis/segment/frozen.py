@@ -28,7 +28,7 @@ from semvis.data.transforms import random_flip_pair
 from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
-from semvis.train import TrainConfig, Trainer
+from semvis.train import TrainConfig, Trainer, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
 
 log = logging.getLogger("semvis.segment")
@@ -66,7 +66,8 @@ class PSPHead(nn.Module):
         return self.head(self.psp(features), [self.stride * n for n in features.shape[-2:]])
 
 
-def _backbone_features(model: PSPNet, image: torch.Tensor) -> torch.Tensor:
+def backbone_features(model: PSPNet, image: torch.Tensor) -> torch.Tensor:
+    """The frozen backbone's features of a batch of RGB or gray images in [0, 1] (what the head trains on)."""
     return model.eval().features(match_channels(image, model.in_channels))
 
 
@@ -126,7 +127,8 @@ def train_head(
         else partial(segmentation_metrics, num_classes=num_classes, ignore_index=labels.ignore_index),
     )
     results = trainer.fit()
-    save_segmenter(model.eval(), cfg.out_dir / "model.safetensors", labels, backbone_weights=backbone_weights)
+    if is_main_process():
+        save_segmenter(model.eval(), cfg.out_dir / "model.safetensors", labels, backbone_weights=backbone_weights)
     return results
 
 
@@ -159,7 +161,7 @@ def train_frozen_segmenter(
     )
     out_dir = Path(out_dir)
     tag = f"{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
-    features = partial(_backbone_features, model)
+    features = partial(backbone_features, model)
     train = cache_features(features, train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
     val = None
     if val_split is not None:

@@ -4,11 +4,15 @@ On a CPU the backbone dominates every training step (VGG-19 up to ``relu4_4`` is
 per 224×224 image on two cores), so the recipes that keep it frozen — the PSPNet head of
 :mod:`semvis.segment.frozen` and the hashing phases of :mod:`semvis.hashing.train` — run it
 once per image with :func:`cache_features` and train on the stored maps.
+
+Under ``torchrun`` the processes share the work: each computes one contiguous shard of the
+items and writes it beside the cache, rank 0 joins the shards into the cache file, and every
+rank reads that file back, so all train on the same complete cache.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +21,10 @@ from safetensors.torch import load_file, save_file
 from torch.utils.data import Dataset
 
 from semvis.atomic import atomic_path
+from semvis.device import DeviceSpec, resolve_device
 from semvis.errors import DataError
 from semvis.progress import ProgressCallback, tracked
+from semvis.train.distributed import barrier, is_main_process, join_process_group, rank, world_size
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,20 @@ class CachedSplit:
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.features[index].float(), self.labels[index].long()
 
+    def save(self, path: Path) -> None:
+        """Write atomically: a file at ``path`` is always complete."""
+        with atomic_path(path) as tmp:
+            save_file({"features": self.features, "labels": self.labels}, str(tmp))
+
+    @classmethod
+    def load(cls, path: Path) -> CachedSplit:
+        """Read a cache written by :meth:`save`, or a clear error naming the way out."""
+        try:
+            cached = load_file(str(path))
+        except Exception as e:  # safetensors raises its own error types
+            raise DataError(f"{path}: unreadable feature cache ({e}); delete it to recompute") from None
+        return cls(cached["features"], cached["labels"])
+
 
 @torch.inference_mode()
 def cache_features(
@@ -43,33 +63,63 @@ def cache_features(
     desc: str = "features",
     label_dtype: torch.dtype = torch.uint8,
     progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
 ) -> CachedSplit:
     """Run ``features`` on every ``(image, label)`` of ``dataset`` once; store maps and labels at ``path``.
 
-    ``features`` takes a 1×C×H×W batch. Maps are kept in fp16, labels as ``label_dtype``
-    (uint8 for segmentation maps; int16 for class indices). A finished cache at ``path`` is
-    read back instead of recomputed; it is written atomically, so a file there is always
-    complete. The output tensor is allocated once, so peak memory is one copy of the cache.
+    ``features`` takes a 1×C×H×W batch, sent to ``device`` first (``None``: as the dataset gives
+    it). Maps are kept in fp16, labels as ``label_dtype`` (uint8 for segmentation maps; int16 for
+    class indices). A finished cache at ``path`` is read back instead of recomputed; it is written
+    atomically, so a file there is always complete. Under torchrun the work is sharded (see the
+    module docstring) and rank 0 reports ``progress``.
     """
     path = Path(path)
+    if len(dataset) == 0:
+        raise DataError(f"{path}: nothing to cache, the dataset is empty")
+    join_process_group()
     if path.is_file():
-        try:
-            cached = load_file(str(path))
-            return CachedSplit(cached["features"], cached["labels"])
-        except Exception as e:  # safetensors raises its own error types
-            raise DataError(f"{path}: unreadable feature cache ({e}); delete it to recompute") from None
+        return CachedSplit.load(path)
+    target = None if device is None else resolve_device(device)
+    progress = progress if is_main_process() else None
+    if world_size() == 1:
+        split = _compute(features, dataset, range(len(dataset)), target, label_dtype, desc, progress)
+        split.save(path)
+        return split
+    bounds = [len(dataset) * r // world_size() for r in range(world_size() + 1)]
+    shards = [path.with_name(f"{path.stem}.shard{r}{path.suffix}") for r in range(world_size())]
+    mine = range(bounds[rank()], bounds[rank() + 1])
+    if mine:
+        _compute(features, dataset, mine, target, label_dtype, desc, progress).save(shards[rank()])
+    barrier()  # every shard is written
+    if is_main_process():
+        parts = [CachedSplit.load(shard) for shard, start, end in zip(shards, bounds, bounds[1:]) if end > start]
+        CachedSplit(torch.cat([p.features for p in parts]), torch.cat([p.labels for p in parts])).save(path)
+        for shard in shards:
+            shard.unlink(missing_ok=True)
+    barrier()  # the joined cache is written
+    return CachedSplit.load(path)
+
+
+def _compute(
+    features: Callable[[torch.Tensor], torch.Tensor],
+    dataset: Dataset,
+    indices: Sequence[int],
+    device: torch.device | None,
+    label_dtype: torch.dtype,
+    desc: str,
+    progress: ProgressCallback | None,
+) -> CachedSplit:
+    """Features and labels of ``dataset[i]`` for ``i`` in ``indices``, allocated once (one copy in memory)."""
     out: torch.Tensor | None = None
     labels: torch.Tensor | None = None
-    for i, (image, label) in enumerate(tracked(dataset, desc, progress)):
-        f = features(image.unsqueeze(0))[0]
+    for i, index in enumerate(tracked(indices, desc, progress)):
+        image, label = dataset[index]
+        f = features(image.unsqueeze(0).to(device))[0]
         label = torch.as_tensor(label)
-        if out is None:
-            out = torch.empty((len(dataset), *f.shape), dtype=torch.float16)
-            labels = torch.empty((len(dataset), *label.shape), dtype=label_dtype)
+        if out is None or labels is None:
+            out = torch.empty((len(indices), *f.shape), dtype=torch.float16)
+            labels = torch.empty((len(indices), *label.shape), dtype=label_dtype)
         out[i] = f
         labels[i] = label
-    if out is None or labels is None:
-        raise DataError(f"{path}: nothing to cache, the dataset is empty")
-    with atomic_path(path) as tmp:
-        save_file({"features": out, "labels": labels}, str(tmp))
+    assert out is not None and labels is not None  # indices is not empty
     return CachedSplit(out, labels)
