@@ -1,4 +1,4 @@
-"""Atomic file writes: write beside the target, then ``os.replace``.
+"""Atomic file and folder writes: write beside the target, then ``os.replace``.
 
 A failed or interrupted write leaves the previous file untouched and no temporary
 file behind.
@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from semvis.errors import DataError
 
 
 def temp_sibling(target: Path) -> Path:
@@ -35,3 +38,35 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_dir(target: str | Path | None) -> Iterator[Path | None]:
+    """Yield a hidden folder beside ``target`` whose files move into ``target`` on success.
+
+    ``target`` may exist already (its other files stay); on failure the staged files vanish
+    and ``target`` is left as it was. ``None`` yields ``None``: nothing is staged.
+    """
+    if target is None:
+        yield None
+        return
+    target = Path(target)
+    tmp = temp_sibling(target)
+    tmp.mkdir()
+    try:
+        yield tmp
+        target.mkdir(exist_ok=True)
+        for file in sorted(tmp.iterdir()):
+            os.replace(file, target / file.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable(path: str | Path) -> None:
+    """Fail before any work when nothing could be written at ``path`` (DataError naming the obstacle)."""
+    path = Path(path)
+    existing = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise DataError(f"{path}: cannot write there, {existing} is a file")
+    if not os.access(existing, os.W_OK):
+        raise DataError(f"{path}: cannot write there, {existing} is not writable")

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from semvis.data import FrameFolder, VideoReader, VideoWriter, load_image, open_frames
+from semvis.data.video import check_video_output, even_size, is_video
 from semvis.errors import DataError, ImageError
 
 W, H = 64, 48
@@ -218,3 +219,23 @@ def test_real_davis_sequence(davis: Path, tmp_path: Path) -> None:
     for original, frame in zip(originals, decoded):
         mse = np.mean((original.astype(float) - frame.astype(float)) ** 2)
         assert 10 * np.log10(255**2 / mse) > 30  # PSNR in dB
+
+
+def test_video_outputs_are_named_by_suffix(tmp_path: Path) -> None:
+    assert check_video_output(str(tmp_path / "a.MP4")) == tmp_path / "a.MP4"
+    with pytest.raises(DataError, match=r"a\.gif: a video's output must end in one of \.mp4, \.mov"):
+        check_video_output(tmp_path / "a.gif")
+    assert is_video(tmp_path / "clip.webm") and is_video(tmp_path) and not is_video(tmp_path / "photo.jpg")
+    assert even_size((63, 48)) == (62, 48) and even_size((64, 1)) == (64, 0)
+
+
+@needs_av
+def test_a_cropping_writer_drops_the_odd_row_and_column(tmp_path: Path) -> None:
+    with VideoWriter(tmp_path / "odd.mp4", 24, (W - 1, H - 1), crop=True) as writer:
+        assert writer.size == (W - 2, H - 2) and writer.frame_size == (W - 1, H - 1)
+        writer.write(synthetic_frame(0)[1:, 1:])
+        with pytest.raises(DataError, match=r"frame 1 is 64x48, expected 63x47"):
+            writer.write(synthetic_frame(1))
+        writer.write(synthetic_frame(2)[1:, 1:])
+    reader = VideoReader(tmp_path / "odd.mp4")
+    assert reader.size == (W - 2, H - 2) and len(list(reader)) == 2

@@ -17,8 +17,9 @@ from PIL import Image
 
 from semvis import __version__
 from semvis.cli import console
-from semvis.cli.stylize_video import add_video_arguments, is_video, stylize_video_file
+from semvis.cli.stylize_video import add_video_arguments, stylize_video_file
 from semvis.data.images import load_tensor, save_image
+from semvis.data.video import is_video
 from semvis.errors import ImageError
 from semvis.style.masks import load_region_masks
 from semvis.style.synthesis import (

@@ -10,20 +10,11 @@ from pathlib import Path
 
 from semvis.cli import console
 from semvis.data.images import save_image
-from semvis.data.video import VideoWriter, open_frames
+from semvis.data.video import DEFAULT_FPS, VideoWriter, check_video_output, open_frames
 from semvis.errors import DataError
 from semvis.flow.dis import PRESETS
 from semvis.style.synthesis import StyleConfig
 from semvis.style.video import DEFAULT_TEMPORAL_WEIGHT, FrameResult, stylize_video, video_size
-
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
-#: Frame rate of the output when the input is a folder of frames and --fps is not given (DAVIS' rate).
-DEFAULT_FPS = 24.0
-
-
-def is_video(path: Path) -> bool:
-    """Whether ``path`` names a video file (by its suffix) or a folder of frames."""
-    return path.suffix.lower() in VIDEO_SUFFIXES or path.is_dir()
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +38,7 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stylize_video_file(args: argparse.Namespace, config: StyleConfig) -> int:
     """Stylise the video or frame folder ``args.content`` into the video ``args.output``."""
-    if args.output.suffix.lower() not in VIDEO_SUFFIXES:
-        raise DataError(f"{args.output}: a video's output must end in one of {', '.join(VIDEO_SUFFIXES)}")
+    check_video_output(args.output)
     if args.mask is not None:
         raise DataError(f"{args.mask}: region masks apply to still images only")
     frames = open_frames(args.content)

@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 Size = tuple[int, int]
 """Frame size as (width, height)."""
 
+#: Suffixes of the video files :class:`VideoWriter` is asked to write.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
+#: Frame rate of an output video when its input (a folder of frames) has none (DAVIS' rate).
+DEFAULT_FPS = 24.0
+
 # High quality: x264 CRF 18; MPEG-4 at fixed quantiser 2 (global_quality = 2 * FF_QP2LAMBDA).
 _CODECS = (("libx264", {"crf": "18"}), ("mpeg4", {"flags": "+qscale", "global_quality": "236"}))
 
@@ -47,6 +52,26 @@ def _check_frame(path: Path, index: int, frame: np.ndarray, size: Size) -> np.nd
     if (width, height) != size:
         raise DataError(f"{path}: frame {index} is {width}x{height}, expected {size[0]}x{size[1]}")
     return frame
+
+
+def is_video(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names a video file (by its suffix) or a folder of frames."""
+    path = Path(path)
+    return path.suffix.lower() in VIDEO_SUFFIXES or path.is_dir()
+
+
+def check_video_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path when its suffix names a video (:data:`VIDEO_SUFFIXES`); a DataError otherwise."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise DataError(f"{path}: a video's output must end in one of {', '.join(VIDEO_SUFFIXES)}")
+    return path
+
+
+def even_size(size: Size) -> Size:
+    """``(width, height)`` rounded down to even sides, as H.264 in yuv420p wants them."""
+    width, height = size
+    return width - width % 2, height - height % 2
 
 
 def _natural_key(path: Path) -> list[str | int]:
@@ -146,12 +171,15 @@ class VideoWriter:
 
     Frames go to a hidden temporary file beside ``path`` which replaces ``path`` on
     :meth:`close`; leaving the ``with`` block through an exception deletes it instead.
+    Frames are ``size``; with ``crop`` an odd side is allowed and the video drops the last
+    row or column of each frame (:func:`even_size`), otherwise the sides must be even.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fps: float, size: Size) -> None:
+    def __init__(self, path: str | os.PathLike[str], fps: float, size: Size, crop: bool = False) -> None:
         self.path = Path(path)
         self._av = av_module = _import_av(self.path)
-        width, height = size
+        self.frame_size = size
+        width, height = even_size(size) if crop else size
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise DataError(f"{self.path}: frame size must be positive and even, got {width}x{height}")
         if not fps > 0:
@@ -175,12 +203,13 @@ class VideoWriter:
             raise DataError(f"{self.path}: cannot create video ({e})") from None
 
     def write(self, frame: np.ndarray | torch.Tensor) -> None:
-        """Append an RGB uint8 H×W×3 array or a 3×H×W / 1×3×H×W float tensor in [0, 1]."""
+        """Append an RGB uint8 H×W×3 array or a 3×H×W / 1×3×H×W float tensor in [0, 1] of ``frame_size``."""
         if isinstance(frame, torch.Tensor):
             frame = np.array(tensor_to_image(frame).convert("RGB"))
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an RGB uint8 H×W×3 frame, got {frame.dtype} {frame.shape}")
-        _check_frame(self.path, self.frames_written, frame, self.size)
+        _check_frame(self.path, self.frames_written, frame, self.frame_size)
+        frame = frame[: self.size[1], : self.size[0]]
         video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         self._mux(video_frame)
         self.frames_written += 1

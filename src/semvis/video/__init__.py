@@ -1,4 +1,4 @@
-"""Deep Feature Flow for video recognition (Zhu et al. 2017; issue 6): models, Algorithm 1, cost."""
+"""Deep Feature Flow for video recognition (Zhu et al. 2017; issue 6): models, Algorithm 1, cost, whole videos."""
 
 from semvis.video.chairs import FlowPair, SyntheticPairs, synthetic_pair
 from semvis.video.complexity import Complexity, count_flops, dff_complexity, meta_copy, speedup
@@ -13,12 +13,14 @@ from semvis.video.dff import (
 )
 from semvis.video.flownet import FLOWNETS, FlowEstimate, FlowNet, InceptionBlock, build_flownet, resize_flow
 from semvis.video.inference import DISFlow, FlowFunction, FrameResult, run_video, zero_flow
+from semvis.video.pipeline import FLOWS, SegmentedVideo, segment_video
 from semvis.video.render import overlay_frame
 from semvis.video.schedule import MEASURES, AdaptiveSchedule, FixedInterval, KeyFramePolicy
 from semvis.video.timing import RunTiming
 
 __all__ = [
     "FLOWNETS",
+    "FLOWS",
     "MEASURES",
     "AdaptiveSchedule",
     "Complexity",
@@ -35,6 +37,7 @@ __all__ = [
     "KeyFramePolicy",
     "RunTiming",
     "SegmentationTask",
+    "SegmentedVideo",
     "SegmenterFeatures",
     "SegmenterTask",
     "SyntheticPairs",
@@ -46,6 +49,7 @@ __all__ = [
     "overlay_frame",
     "resize_flow",
     "run_video",
+    "segment_video",
     "segmenter_dff",
     "speedup",
     "synthetic_pair",

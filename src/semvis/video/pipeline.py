@@ -1,0 +1,224 @@
+"""Segment a whole video with Deep Feature Flow: frames in, an overlay video (and labels, a report) out.
+
+:func:`segment_video` is what ``semvis video`` runs. N is a trained segmenter with a ``features`` /
+``classify`` split (PSPNet; the bundled gray CamVid one by default) or a DFF file: ``features``
+runs on key frames only and its output is warped along the flow — the DFF file's own flow
+network F (DFF), hand-crafted DIS flow (the paper's SFF) or none (zero flow) — to the other
+frames, where only ``classify`` runs (Zhu et al. 2017, Algorithm 1). Every output is written
+atomically: a failure leaves no video, no label folder and no report behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from itertools import islice, tee
+from pathlib import Path
+from typing import Any
+
+from semvis import __version__
+from semvis.atomic import atomic_dir, atomic_path, check_writable
+from semvis.data.images import save_image
+from semvis.data.video import DEFAULT_FPS, Size, VideoWriter, check_video_output, open_frames
+from semvis.device import DeviceSpec, place
+from semvis.errors import DataError, SemvisError
+from semvis.progress import ProgressCallback, report
+from semvis.segment.render import label_image
+from semvis.video.complexity import Complexity, dff_complexity, meta_copy, speedup
+from semvis.video.dff import DeepFeatureFlow
+from semvis.video.files import load_video_model
+from semvis.video.inference import DISFlow, FlowFunction, run_video, zero_flow
+from semvis.video.render import overlay_frame
+from semvis.video.schedule import DEFAULT_INTERVAL, AdaptiveSchedule, FixedInterval, KeyFramePolicy
+from semvis.video.timing import RunTiming
+
+#: Flow choices of :func:`segment_video`.
+FLOWS = {
+    "net": "the DFF file's own flow network F with its scale field (default when the file has one)",
+    "dis": "DIS optical flow (OpenCV), the paper's SFF (default otherwise)",
+    "zero": "features copied from the key frame",
+}
+#: The report's FLOPs note when DIS gave the flow.
+DIS_NOTE = "DIS runs in OpenCV and is not counted, so r_flops is a lower bound"
+
+
+@dataclass(frozen=True)
+class SegmentedVideo:
+    """What :func:`segment_video` wrote and how long it took.
+
+    ``size`` is the written video's (width, height): the frames' with odd sides rounded down.
+    ``report`` holds what went to the JSON report, ``None`` when none was asked for.
+    """
+
+    output: Path
+    size: Size
+    fps: float
+    flow: str
+    timing: RunTiming
+    wall_seconds: float
+    labels_dir: Path | None = None
+    report: dict[str, Any] | None = None
+
+
+def _check_request(
+    output: Path,
+    key_interval: int,
+    max_frames: int | None,
+    adaptive: str | None,
+    threshold: float | None,
+    labels_dir: Path | None,
+    report_path: Path | None,
+) -> None:
+    """Refuse, before any work, settings that cannot run and outputs that could not be written."""
+    check_video_output(output)
+    if key_interval < 1:
+        raise SemvisError(f"--key-interval must be at least 1, got {key_interval}")
+    if max_frames is not None and max_frames < 1:
+        raise SemvisError(f"--max-frames must be at least 1, got {max_frames}")
+    if (adaptive is None) != (threshold is None):
+        raise SemvisError("--adaptive and --threshold go together")
+    for path in (output, report_path):
+        if path is not None and path.is_dir():
+            raise DataError(f"{path}: is a folder")
+    if labels_dir is not None and labels_dir.exists() and not labels_dir.is_dir():
+        raise DataError(f"{labels_dir}: exists and is not a folder")
+    for path in (output, report_path, labels_dir):
+        if path is not None:
+            check_writable(path)
+
+
+def _flow_function(
+    model: DeepFeatureFlow, weights: Path, flow: str | None, preset: str, adaptive: str | None
+) -> tuple[str, FlowFunction | None]:
+    """The flow's name and function (``None``: the model's own F); ``flow=None`` picks F when the file has one."""
+    if flow is None:
+        flow = "dis" if model.flow is None else "net"
+    if flow not in FLOWS:
+        raise SemvisError(f"unknown flow {flow!r}; choose one of {', '.join(FLOWS)}")
+    if flow == "net" and model.flow is None:
+        raise SemvisError(f"{weights}: has no flow network F (train one with `semvis train dff`); use --flow dis")
+    if adaptive == "scale" and flow != "net":
+        raise SemvisError(f"--adaptive scale needs a scale field, which --flow {flow} does not give")
+    return flow, {"net": None, "dis": DISFlow(preset), "zero": zero_flow}[flow]
+
+
+def _schedule(key_interval: int, adaptive: str | None, threshold: float | None) -> KeyFramePolicy:
+    if adaptive is None or threshold is None:
+        return FixedInterval(key_interval)
+    return AdaptiveSchedule(threshold, adaptive, max_interval=key_interval)
+
+
+def segment_video(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    weights: str | os.PathLike[str] | None = None,
+    *,
+    flow: str | None = None,
+    flow_preset: str = "medium",
+    key_interval: int = DEFAULT_INTERVAL,
+    adaptive: str | None = None,
+    threshold: float | None = None,
+    labels_dir: str | os.PathLike[str] | None = None,
+    report_path: str | os.PathLike[str] | None = None,
+    max_frames: int | None = None,
+    fps: float | None = None,
+    device: DeviceSpec | None = None,
+    progress: ProgressCallback | None = None,
+) -> SegmentedVideo:
+    """Label every frame of ``source`` (a video file or a folder of numbered frames) into an overlay video.
+
+    Args:
+        source: the input frames.
+        output: the overlay video (a suffix of :data:`~semvis.data.video.VIDEO_SUFFIXES`).
+        weights: N, a segmenter or DFF file; ``None``: the bundled segmenter.
+        flow: a key of :data:`FLOWS`; ``None``: the file's F when it has one, else DIS.
+        flow_preset: DIS preset.
+        key_interval: a key frame every ``key_interval`` frames (with ``adaptive``, at least that often).
+        adaptive: also a key frame when this change measure (``residual``, ``flow``, ``scale``)
+            exceeds ``threshold``.
+        labels_dir: also write each frame's labels there as ``NNNNN.png`` (palette).
+        report_path: write a JSON report there: settings, per-frame timing, r and speedups, FLOPs.
+        max_frames: stop after this many frames.
+        fps: output frame rate; default the input's, else :data:`~semvis.data.video.DEFAULT_FPS`.
+        device: where N runs (``None``: where the loader put it, the CPU).
+        progress: receives a "segmenting" update after each frame.
+    """
+    source, output = Path(source), Path(output)
+    labels = None if labels_dir is None else Path(labels_dir)
+    report_file = None if report_path is None else Path(report_path)
+    _check_request(output, key_interval, max_frames, adaptive, threshold, labels, report_file)
+    if source.is_file() and source.stat().st_size == 0:
+        raise DataError(f"{source}: empty file")
+    frames = open_frames(source)
+    if weights is None:
+        from semvis.bundled import SEGMENTER, bundled_model
+
+        weights = bundled_model(SEGMENTER)
+    weights = Path(weights)
+    model, classes = load_video_model(weights)
+    place(model, device)
+    flow, flow_fn = _flow_function(model, weights, flow, flow_preset, adaptive)
+    schedule = _schedule(key_interval, adaptive, threshold)
+    fps = fps or frames.fps or DEFAULT_FPS
+    total = min((n for n in (frames.frame_count, max_frames) if n is not None), default=None)
+    cost = None
+    if report_file is not None:  # FLOPs of a copy on the meta device; DIS runs in OpenCV and is not counted
+        cost = dff_complexity(meta_copy(model), frames.size, None if flow == "net" else zero_flow)
+
+    seconds: list[float] = []
+    keys: list[bool] = []
+    start = time.perf_counter()
+    with atomic_dir(labels) as label_dir, VideoWriter(output, fps, frames.size, crop=True) as writer:
+        shown, fed = tee(islice(frames, max_frames))
+        for frame, result in zip(shown, run_video(model, fed, schedule, flow_fn)):
+            writer.write(overlay_frame(frame, result.labels, classes.palette, classes.classes))
+            if label_dir is not None:
+                save_image(label_image(result.labels, classes.palette), label_dir / f"{result.index:05d}.png")
+            seconds.append(result.seconds)
+            keys.append(result.key)
+            speed = f"{len(seconds) / (time.perf_counter() - start):.2f} fps"
+            report(progress, "segmenting", len(seconds), total, speed)
+    wall = time.perf_counter() - start
+    timing = RunTiming.of(seconds, keys)
+    data = None
+    if report_file is not None and cost is not None:
+        settings = {
+            "input": str(source),
+            "output": str(output),
+            "weights": str(weights),
+            "size": list(frames.size),
+            "fps": fps,
+            "flow": flow,
+            "flow_preset": flow_preset if flow == "dis" else None,
+            "schedule": _schedule_settings(key_interval, adaptive, threshold),
+        }
+        data = _report(settings, timing, wall, cost)
+        with atomic_path(report_file) as tmp:
+            tmp.write_text(json.dumps(data, indent=1) + "\n")
+    return SegmentedVideo(output, writer.size, fps, flow, timing, wall, labels, data)
+
+
+def _schedule_settings(key_interval: int, adaptive: str | None, threshold: float | None) -> dict[str, Any]:
+    if adaptive is None:
+        return {"policy": "fixed", "interval": key_interval}
+    return {"policy": "adaptive", "measure": adaptive, "threshold": threshold, "max_interval": key_interval}
+
+
+def _report(settings: dict[str, Any], timing: RunTiming, wall: float, cost: Complexity) -> dict[str, Any]:
+    """The JSON report: settings, per-frame timing, r and speedups measured and by eq. 7 (see docs/video.md)."""
+    dis = settings["flow"] == "dis"
+    return {
+        "semvis": __version__,
+        **settings,
+        **timing.report(),
+        "wall_seconds": wall,
+        "wall_fps": timing.frames / wall,
+        "flops": {"features": cost.features, "flow": None if dis else cost.flow, "warp": cost.warp, "task": cost.task},
+        "flops_note": "DIS runs in OpenCV and is not counted, so r_flops is a lower bound"
+        if dis
+        else "all parts counted",
+        "r_flops": cost.ratio,
+        "speedup_eq7_flops_r": speedup(timing.interval, cost.ratio),
+    }

@@ -1,0 +1,90 @@
+"""``segment_video``: a whole clip through Algorithm 1 as a library call, outputs and progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import SIDE, clip_frame, save_tiny_segmenter
+from PIL import Image
+
+from semvis.data.images import image_to_tensor
+from semvis.data.video import open_frames
+from semvis.errors import DataError, SemvisError
+from semvis.progress import ProgressUpdate
+from semvis.segment import load_segmenter, segment
+from semvis.video import SegmentedVideo, segment_video
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_segmenter(tmp_path_factory.mktemp("weights") / "tiny.safetensors")
+
+
+def odd_clip(folder: Path, count: int = 5) -> Path:
+    """``count`` frames of 33×31 px: the video drops a column and a row."""
+    folder.mkdir()
+    for i in range(count):
+        Image.fromarray(clip_frame(i)).resize((SIDE + 1, SIDE - 1)).save(folder / f"{i:05d}.png")
+    return folder
+
+
+def test_a_clip_becomes_a_video_labels_a_report_and_progress(tmp_path: Path, weights: Path) -> None:
+    clip, out, labels = odd_clip(tmp_path / "clip"), tmp_path / "out.mp4", tmp_path / "labels"
+    updates: list[ProgressUpdate] = []
+    result = segment_video(
+        clip,
+        out,
+        weights,
+        flow="zero",
+        key_interval=2,
+        labels_dir=labels,
+        report_path=tmp_path / "report.json",
+        device="cpu",
+        progress=updates.append,
+    )
+    assert isinstance(result, SegmentedVideo) and result.output == out and result.flow == "zero"
+    assert result.size == (SIDE, SIDE - 2) and open_frames(out).size == result.size
+    assert result.timing.frames == 5 and result.timing.key_frames == [0, 2, 4] and result.fps == 24
+    assert [(u.task, u.done, u.total) for u in updates] == [("segmenting", i, 5) for i in range(1, 6)]
+    assert all(u.status.endswith(" fps") for u in updates)
+    assert sorted(p.name for p in labels.iterdir()) == [f"{i:05d}.png" for i in range(5)]
+    assert result.report is not None and result.report["key_frames"] == [0, 2, 4]
+    assert result.report["schedule"] == {"policy": "fixed", "interval": 2} and (tmp_path / "report.json").is_file()
+    # a key frame's labels are the segmenter's own on that frame
+    model, _ = load_segmenter(weights)
+    first = np.array(Image.open(labels / "00000.png"))
+    expected = segment(model, image_to_tensor(Image.open(clip / "00000.png").convert("RGB")))
+    assert torch.equal(torch.from_numpy(first).long(), expected)
+
+
+def test_without_extras_only_the_video_is_written(tmp_path: Path, weights: Path) -> None:
+    clip = odd_clip(tmp_path / "clip", 3)
+    result = segment_video(clip, tmp_path / "out.mkv", weights, flow="zero", max_frames=2, fps=10)
+    assert result.report is None and result.labels_dir is None and result.timing.frames == 2 and result.fps == 10
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "out.mkv"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"key_interval": 0}, "key-interval must be at least 1"),
+        ({"adaptive": "residual"}, "--adaptive and --threshold go together"),
+        ({"flow": "net"}, "has no flow network F"),
+        ({"flow": "sideways"}, "unknown flow 'sideways'"),
+    ],
+)
+def test_settings_that_cannot_run_are_refused_before_writing(
+    tmp_path: Path, weights: Path, options: dict[str, object], message: str
+) -> None:
+    clip = odd_clip(tmp_path / "clip", 2)
+    with pytest.raises(SemvisError, match=message):
+        segment_video(clip, tmp_path / "out.mp4", weights, **options)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
+
+
+def test_the_output_needs_a_video_suffix(tmp_path: Path, weights: Path) -> None:
+    with pytest.raises(DataError, match=r"out\.png: a video's output must end in one of \.mp4"):
+        segment_video(odd_clip(tmp_path / "clip", 1), tmp_path / "out.png", weights)
