@@ -1,0 +1,1 @@
+"""Golden outputs for the weight converters; see make_golden.py."""
