@@ -89,7 +89,8 @@ def list_weights(arch: str | None = None) -> list[WeightEntry]:
 
 def get_weights(name: str) -> WeightEntry:
     if name not in _ENTRIES:
-        raise WeightsError(f"unknown weights {name!r}; known: {', '.join(sorted(_ENTRIES))}")
+        known = ", ".join(sorted(_ENTRIES)) or "none yet (families register theirs when semvis.backbones is imported)"
+        raise WeightsError(f"unknown weights {name!r}; known: {known}")
     return _ENTRIES[name]
 
 
