@@ -1,22 +1,92 @@
 """``semvis train TASK``: one subcommand per trainable task, all on :mod:`semvis.train`.
 
-Multi-process training: ``torchrun --nproc_per_node=N -m semvis.cli.main train …``.
+Every task's training options come from :class:`~semvis.train.TrainConfig`'s fields
+(:func:`add_config_options`), with the task's own defaults; what is parsed goes to its trainer as
+config overrides (:func:`config_overrides`). Multi-process training:
+``torchrun --nproc_per_node=N -m semvis.cli.main train …``.
 """
 
 from __future__ import annotations
 
 import argparse
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from semvis.backbones import list_backbones
+from semvis.device import PRECISIONS
 from semvis.errors import SemvisError
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.segment.models import ARCHS
 from semvis.segment.pspnet import AUX_WEIGHT
+from semvis.train import OPTIMIZERS, SCHEDULERS, TrainConfig
 
 if TYPE_CHECKING:
     from semvis.video.train import DavisData
+
+#: TrainConfig fields whose option is not ``--field-name``.
+OPTION_NAMES = {"num_workers": "--workers", "out_dir": "--out"}
+#: TrainConfig fields no ``train`` task declares: ``--device`` is every command's option.
+NOT_OPTIONS = ("device",)
+#: Choices of TrainConfig's named settings.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": tuple(OPTIMIZERS),
+    "scheduler": tuple(SCHEDULERS),
+    "precision": PRECISIONS,
+}
+#: Help of the fields whose name does not say enough; a task may say more.
+HELPS = {
+    "lr": "override the recipe's learning rate",
+    "ema_decay": "keep and save an EMA of the weights",
+    "amp": "mixed precision",
+    "num_workers": "data loader processes",
+    "resume": "continue from the latest checkpoint in --out",
+}
+CONFIG_FIELDS = typing.get_type_hints(TrainConfig)
+
+
+def _option_type(annotation: Any) -> type | None:
+    """The type an option of a field holds (``float`` for ``float | None``); ``None`` for a dict."""
+    kinds = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    kinds = tuple(kind for kind in kinds if kind is not type(None))
+    return kinds[0] if len(kinds) == 1 and kinds[0] in (int, float, str, bool, Path) else None
+
+
+def add_config_options(
+    parser: argparse.ArgumentParser, out: str, defaults: Mapping[str, Any], helps: Mapping[str, str] | None = None
+) -> None:
+    """One option per :class:`~semvis.train.TrainConfig` field a command line can set.
+
+    ``--out`` defaults to ``out``, ``--seed`` to 0 and the fields in ``defaults`` to the task's
+    values; any other field defaults to ``None``, which :func:`config_overrides` leaves out, so the
+    trainer's recipe decides. ``helps`` replaces :data:`HELPS` where a task has more to say.
+    """
+    defaults = {"out_dir": Path(out), "seed": 0, **defaults}
+    helps = {**HELPS, **(helps or {})}
+    group = parser.add_argument_group("training settings (TrainConfig fields)")
+    for name, annotation in CONFIG_FIELDS.items():
+        kind = _option_type(annotation)
+        if kind is None or name in NOT_OPTIONS:
+            continue
+        default = defaults.get(name)
+        shown = "the recipe's" if default is None else default
+        text = f"{helps.get(name, name.replace('_', ' '))} (default: {shown})".replace("%", "%%")
+        flag = OPTION_NAMES.get(name, f"--{name.replace('_', '-')}")
+        if kind is bool:
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=default, help=text)
+        else:
+            metavar = None if name in CHOICES else flag.removeprefix("--").replace("-", "_").upper()
+            group.add_argument(
+                flag, dest=name, type=kind, choices=CHOICES.get(name), default=default, metavar=metavar, help=text
+            )
+
+
+def config_overrides(args: argparse.Namespace, leave_out: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The TrainConfig fields ``args`` sets (``--device`` too), but those left ``None`` or named in ``leave_out``."""
+    wanted = CONFIG_FIELDS.keys() - set(leave_out)
+    return {name: value for name, value in vars(args).items() if name in wanted and value is not None}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,28 +103,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="sgd",
         help="Xception §4.3: sgd (lr 0.045, ×0.94 every 2 epochs) or rmsprop",
     )
-    classify.add_argument("--epochs", type=int, default=10)
-    classify.add_argument("--batch-size", type=int, default=32)
-    classify.add_argument("--lr", type=float, help="override the recipe's learning rate")
     classify.add_argument("--size", type=int, help="input size (default: the architecture's)")
     classify.add_argument("--pretrained", default=False, help="initial weights: a file or registered name")
-    classify.add_argument("--workers", type=int, default=2)
-    add_run_arguments(classify, "runs/classify")
+    add_config_options(classify, "runs/classify", {"epochs": 10, "batch_size": 32, "num_workers": 2})
     classify.set_defaults(func=run_classify)
     register_segment(tasks)
     register_colorize(tasks)
     register_hash(tasks)
     register_video(tasks)
     register_flow(tasks)
-
-
-def add_run_arguments(
-    parser: argparse.ArgumentParser, out: str, resume_help: str = "continue from the latest checkpoint in --out"
-) -> None:
-    """``--out`` (default ``out``), ``--seed`` and ``--resume``, which every training task takes."""
-    parser.add_argument("--out", type=Path, default=Path(out))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help=resume_help)
 
 
 def report(results: dict[str, object]) -> int:
@@ -66,21 +123,15 @@ def report(results: dict[str, object]) -> int:
 def run_classify(args: argparse.Namespace) -> int:
     from semvis.classify import train_classifier
 
-    overrides = dict(
-        epochs=args.epochs, batch_size=args.batch_size, num_workers=args.workers, seed=args.seed, resume=args.resume
-    )
-    if args.lr is not None:
-        overrides["lr"] = args.lr
     results = train_classifier(
         args.arch,
         args.data,
-        args.out,
-        args.recipe,
-        args.val,
-        args.val_fraction,
-        args.size,
-        args.pretrained,
-        **overrides,
+        recipe=args.recipe,
+        val=args.val,
+        val_fraction=args.val_fraction,
+        size=args.size,
+        pretrained=args.pretrained,
+        **config_overrides(args),
     )
     return report(results)
 
@@ -90,10 +141,7 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     segment.add_argument("--arch", default="gridnet", choices=ARCHS)
     segment.add_argument("--data", type=Path, required=True, help="root with train/ and val/ (images/, labels/)")
     segment.add_argument("--val-split", default="val", help="split scored after every epoch (default val)")
-    segment.add_argument("--epochs", type=int, default=50)
-    segment.add_argument("--batch-size", type=int, default=8)
     segment.add_argument("--crop", type=int, default=352, help="square training crop after random scaling")
-    segment.add_argument("--lr", type=float, help="override the recipe's learning rate")
     channels = segment.add_mutually_exclusive_group()
     channels.add_argument("--gray", dest="gray", action="store_true", default=True, help="luma input (default)")
     channels.add_argument("--color", dest="gray", action="store_false", help="RGB input")
@@ -108,10 +156,7 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     segment.add_argument("--output-stride", type=int, choices=(8, 16), default=8, help="PSPNet backbone stride")
     segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
     segment.add_argument("--aux-weight", type=float, default=AUX_WEIGHT, help="PSPNet: auxiliary loss weight (0: off)")
-    segment.add_argument("--ema-decay", type=float, help="keep and save an EMA of the weights")
-    segment.add_argument("--amp", action="store_true", help="mixed precision")
-    segment.add_argument("--workers", type=int, default=2)
-    add_run_arguments(segment, "runs/seg")
+    add_config_options(segment, "runs/seg", {"epochs": 50, "batch_size": 8, "num_workers": 2})
     segment.set_defaults(func=run_segment)
 
 
@@ -127,21 +172,13 @@ def run_segment(args: argparse.Namespace) -> int:
     results = train_segmenter(
         args.arch,
         args.data,
-        args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         crop=args.crop,
-        lr=args.lr,
         gray=args.gray,
         pretrained=False if args.scratch else None,
         aux_weight=args.aux_weight,
         val_split=args.val_split,
         model_kwargs=model_kwargs,
-        ema_decay=args.ema_decay,
-        amp=args.amp,
-        num_workers=args.workers,
-        seed=args.seed,
-        resume=args.resume,
+        **config_overrides(args),
     )
     return report(results)
 
@@ -151,22 +188,15 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
 
     if args.arch == "gridnet" or args.scratch:
         raise SemvisError("--frozen-backbone needs a PSPNet with ImageNet weights (--arch pspnet-…, no --scratch)")
-    overrides = {} if args.lr is None else {"lr": args.lr}
     results = train_frozen_segmenter(
         args.arch,
         args.data,
-        args.out,
         gray=args.gray,
         output_stride=args.output_stride,
         channels=args.head_channels,
         val_split=args.val_split,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
         balance=not args.no_balance,
-        ema_decay=args.ema_decay,
-        seed=args.seed,
-        resume=args.resume,
-        **overrides,
+        **config_overrides(args, leave_out=("num_workers", "amp")),  # the head trains on cached maps in-process
     )
     return report(results)
 
@@ -180,9 +210,6 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize.add_argument(
         "--segment-weights", type=Path, help="with --photos: segmenter for the maps (default: the bundled one)"
     )
-    colorize.add_argument("--epochs", type=int, default=50)
-    colorize.add_argument("--batch-size", type=int, default=16, help="seed §3: 16")
-    colorize.add_argument("--lr", type=float, default=1e-4, help="Adam, β = (0.9, 0.999) (seed §3)")
     colorize.add_argument("--crop", type=int, default=352, help="random crop after resizing (seed §3: 352)")
     colorize.add_argument("--resize", type=int, default=360, help="shorter side before cropping (seed §3: 360)")
     colorize.add_argument("--width", type=int, default=32, help="first encoder depth (Fig. 4: 32)")
@@ -190,8 +217,8 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize.add_argument("--no-instance-norm", action="store_true", help="ablation of Fig. 5")
     colorize.add_argument("--val-split", default="val")
     colorize.add_argument("--no-val", action="store_true", help="skip validation")
-    colorize.add_argument("--workers", type=int, default=2)
-    add_run_arguments(colorize, "runs/colorize")
+    helps = {"batch_size": "seed §3: 16", "lr": "Adam, β = (0.9, 0.999) (seed §3)"}
+    add_config_options(colorize, "runs/colorize", {"epochs": 50, "batch_size": 16, "lr": 1e-4, "num_workers": 2}, helps)
     colorize.set_defaults(func=run_colorize)
 
 
@@ -208,10 +235,6 @@ def run_colorize(args: argparse.Namespace) -> int:
         segmenter = (predict, len(labels.classes))
     results = train_colorizer(
         args.data,
-        args.out,
-        args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
         crop=args.crop,
         resize=args.resize,
         instance_norm=not args.no_instance_norm,
@@ -220,9 +243,7 @@ def run_colorize(args: argparse.Namespace) -> int:
         val_split=None if args.no_val else args.val_split,
         photos=args.photos,
         segmenter=segmenter,
-        num_workers=args.workers,
-        seed=args.seed,
-        resume=args.resume,
+        **config_overrides(args),
     )
     return report(results)
 
@@ -244,13 +265,16 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
     hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
     hashing.add_argument("--no-input-norm", action="store_true", help="ablation: no BatchNorm on FC6's input")
-    hashing.add_argument("--epochs", type=int, default=30, help="phase 2 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
-    hashing.add_argument("--lr", type=float, default=1e-3, help="phase 2, SGD momentum 0.9 (paper: 1e-3)")
     hashing.add_argument("--segment-lr", type=float, default=1e-3, help="phase 1, SGD momentum 0.9 (paper: 1e-3)")
     hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
     hashing.add_argument("--cache", type=Path, help="feature caches and phase-1 result (default: --out)")
-    add_run_arguments(hashing, "runs/hash", "continue phase 2 from the latest checkpoint in --out")
+    helps = {
+        "epochs": "phase 2 (paper: 30; lr ×0.1 after 20)",
+        "lr": "phase 2, SGD momentum 0.9 (paper: 1e-3)",
+        "resume": "continue phase 2 from the latest checkpoint in --out",
+    }
+    add_config_options(hashing, "runs/hash", {"epochs": 30, "lr": 1e-3}, helps)
     hashing.set_defaults(func=run_hash)
 
 
@@ -262,23 +286,16 @@ def run_hash(args: argparse.Namespace) -> int:
         raise SemvisError("give --segment-data DIR for the PSP network, or --baseline for Lin et al. 2015 (not both)")
     result = train_semantic_hashing(
         args.data,
-        args.out,
-        args.segment_data,
-        args.cache,
-        args.backbone,
-        args.bits,
-        args.pool_grid,
-        args.hidden,
-        args.queries_per_class,
+        segmentation_root=args.segment_data,
+        cache_dir=args.cache,
+        backbone=args.backbone,
+        bits=args.bits,
+        pool_grid=args.pool_grid,
+        hidden=args.hidden,
+        queries_per_class=args.queries_per_class,
         input_norm=not args.no_input_norm,
-        segmentation_overrides={
-            "epochs": args.segment_epochs,
-            "lr": args.segment_lr,
-        },
-        epochs=args.epochs,
-        lr=args.lr,
-        seed=args.seed,
-        resume=args.resume,
+        segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
+        **config_overrides(args),
     )
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
     print(f"wrote {result.weights}")
@@ -296,7 +313,7 @@ def fraction(text: str) -> float:
     return value
 
 
-def _davis_arguments(parser: argparse.ArgumentParser) -> None:
+def _davis_arguments(parser: argparse.ArgumentParser, out: str) -> None:
     parser.add_argument("--data", type=Path, required=True, help="DAVIS root: <sequence>/frames, <sequence>/masks")
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--test", nargs="+", help="sequences held out (default: every third in name order)")
@@ -304,22 +321,19 @@ def _davis_arguments(parser: argparse.ArgumentParser) -> None:
         "--tail", type=fraction, default=0.0, help="hold out the last TAIL fraction of every sequence instead"
     )
     parser.add_argument("--scale", type=float, default=0.5, help="frame scale (default 0.5: 427×240 for DAVIS)")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-3, help="SGD momentum 0.9; ×0.1 after 70 %% of the epochs")
+    helps = {"lr": "SGD momentum 0.9; ×0.1 after 70 % of the epochs"}
+    add_config_options(parser, out, {"epochs": 10, "batch_size": 4, "lr": 1e-3}, helps)
 
 
 def register_video(tasks: argparse._SubParsersAction) -> None:
     video = tasks.add_parser("video", help="Deep Feature Flow's N on DAVIS foreground masks (frozen VGG-19)")
-    _davis_arguments(video)
-    add_run_arguments(video, "runs/dff-davis")
+    _davis_arguments(video, "runs/dff-davis")
     video.set_defaults(func=run_video_training)
     dff = tasks.add_parser("dff", help="Deep Feature Flow end to end on DAVIS frame pairs (a Table 3 variant)")
-    _davis_arguments(dff)
+    _davis_arguments(dff, "runs/dff-joint")
     dff.add_argument("--frame-weights", type=Path, required=True, help="N from `semvis train video`")
     dff.add_argument("--flow-weights", type=Path, help="F from `semvis train flow` (default: the bundled FlowNet Half)")
     dff.add_argument("--variant", default="dff", choices=("dff", "fix-n", "fix-f"), help="what trains (default: both)")
-    add_run_arguments(dff, "runs/dff-joint")
     dff.set_defaults(func=run_dff_training)
 
 
@@ -332,9 +346,8 @@ def _davis_data(args: argparse.Namespace) -> DavisData:
 def run_video_training(args: argparse.Namespace) -> int:
     from semvis.video.train import train_frame_network
 
-    run = {"lr": args.lr, "seed": args.seed, "resume": args.resume}
-    _, results = train_frame_network(_davis_data(args), args.out, args.epochs, args.batch_size, **run)
-    print(f"wrote {args.out / 'model.safetensors'}")
+    _, results = train_frame_network(_davis_data(args), **config_overrides(args))
+    print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
 
 
@@ -342,12 +355,10 @@ def run_dff_training(args: argparse.Namespace) -> int:
     from semvis.bundled import FLOWNET, bundled_model
     from semvis.video.joint import train_dff
 
-    if args.flow_weights is None:
-        args.flow_weights = bundled_model(FLOWNET)
-    run = {"lr": args.lr, "seed": args.seed, "resume": args.resume}
-    parts = (args.frame_weights, args.flow_weights)
-    _, results = train_dff(_davis_data(args), *parts, args.out, args.variant, args.epochs, args.batch_size, **run)
-    print(f"wrote {args.out / 'model.safetensors'}")
+    flow_weights = args.flow_weights or bundled_model(FLOWNET)
+    overrides = config_overrides(args)
+    _, results = train_dff(_davis_data(args), args.frame_weights, flow_weights, variant=args.variant, **overrides)
+    print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
 
 
@@ -357,27 +368,16 @@ def register_flow(tasks: argparse._SubParsersAction) -> None:
     flow.add_argument("--net", default="simple", choices=("simple", "half", "inception"))
     flow.add_argument("--size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"), help="pair size")
     flow.add_argument("--pairs", type=int, default=4000, help="synthetic pairs per epoch (fixed, reproducible)")
-    flow.add_argument("--epochs", type=int, default=10)
-    flow.add_argument("--batch-size", type=int, default=8)
-    flow.add_argument("--lr", type=float, default=1e-4, help="Adam (FlowNet: 1e-4)")
-    add_run_arguments(flow, "runs/flownet")
+    add_config_options(
+        flow, "runs/flownet", {"epochs": 10, "batch_size": 8, "lr": 1e-4}, {"lr": "Adam (FlowNet: 1e-4)"}
+    )
     flow.set_defaults(func=run_flow_training)
 
 
 def run_flow_training(args: argparse.Namespace) -> int:
     from semvis.video.flow_train import train_flownet
 
-    _, results = train_flownet(
-        args.photos,
-        args.out,
-        args.net,
-        tuple(args.size),
-        args.pairs,
-        args.epochs,
-        args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        resume=args.resume,
-    )
-    print(f"wrote {args.out / 'model.safetensors'}")
+    overrides = config_overrides(args)
+    _, results = train_flownet(args.photos, name=args.net, size=tuple(args.size), pairs=args.pairs, **overrides)
+    print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
