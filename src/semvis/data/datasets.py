@@ -12,10 +12,10 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from semvis.data.images import IMAGE_EXTENSIONS, image_to_tensor, list_images, load_image, load_label
+from semvis.data.labels import DEFAULT_IGNORE_INDEX
 from semvis.errors import DataError
 from semvis.paths import data_root
 
-DEFAULT_IGNORE_INDEX = 255
 #: PASCAL VOC 2012's segmentation classes, index order.
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",

@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from semvis.data.datasets import SegmentationDataset
 
+#: The label value losses, scores and padding skip unless a dataset names another.
+DEFAULT_IGNORE_INDEX = 255
+
 
 @dataclass(frozen=True)
 class LabelSpec:
@@ -16,7 +19,7 @@ class LabelSpec:
 
     classes: tuple[str, ...]
     colors: tuple[tuple[int, int, int], ...] = ()
-    ignore_index: int = 255
+    ignore_index: int = DEFAULT_IGNORE_INDEX
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -29,7 +32,7 @@ class LabelSpec:
     def from_dict(cls, data: dict[str, Any]) -> LabelSpec:
         """The inverse of :meth:`to_dict` (as stored in a model file's header)."""
         colors = tuple((int(r), int(g), int(b)) for r, g, b in data.get("colors", ()))
-        return cls(tuple(str(c) for c in data["classes"]), colors, int(data.get("ignore_index", 255)))
+        return cls(tuple(str(c) for c in data["classes"]), colors, int(data.get("ignore_index", DEFAULT_IGNORE_INDEX)))
 
     @classmethod
     def from_dataset(cls, dataset: SegmentationDataset) -> LabelSpec:

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from semvis.data.datasets import DEFAULT_IGNORE_INDEX
+from semvis.data.labels import DEFAULT_IGNORE_INDEX
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 Size = tuple[int, int]
