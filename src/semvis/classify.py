@@ -16,13 +16,12 @@ from semvis.assets import imagenet_classes
 from semvis.backbones import Backbone, create_backbone
 from semvis.data import ImageFolderDataset, image_to_tensor, load_image
 from semvis.errors import DataError, WeightsError
+from semvis.progress import ProgressCallback
 from semvis.train import (
     TrainConfig,
     Trainer,
     classification_loss,
     classification_metrics,
-    cleanup,
-    init_distributed,
     is_main_process,
     xception_rmsprop,
     xception_sgd,
@@ -136,6 +135,7 @@ def train_classifier(
     val_fraction: float = 0.1,
     size: int | None = None,
     pretrained: bool | str | Path = False,
+    progress: ProgressCallback | None = None,
     **overrides: object,
 ) -> dict[str, float]:
     """Train ``arch`` on a folder of class folders with the Xception §4.3 recipe.
@@ -143,42 +143,39 @@ def train_classifier(
     Writes checkpoints and ``metrics.csv`` under ``out_dir``, then the evaluation
     weights (EMA when enabled) as ``model.safetensors`` and ``classes.txt``, which
     ``semvis classify --weights … --labels …`` reads. Works under ``torchrun``.
+    ``progress`` gets the training steps (:class:`~semvis.train.Trainer`).
     """
-    info = init_distributed()
-    try:
-        probe = ImageFolderDataset(data)
-        model = create_backbone(arch, pretrained=pretrained, num_classes=len(probe.classes))
-        size = size or model.default_input_size
-        train_set = ImageFolderDataset(data, transform=partial(train_transform, size=size))
-        eval_tf = partial(eval_transform, size=size)
-        if val is not None:
-            val_set = ImageFolderDataset(val, transform=eval_tf)
-            if val_set.classes != probe.classes:
-                raise DataError(f"{val}: class folders differ from those in {data}")
-        elif val_fraction > 0:
-            train_idx, val_idx = split_indices(len(probe), val_fraction)
-            val_set = Subset(ImageFolderDataset(data, transform=eval_tf), val_idx)
-            train_set = Subset(train_set, train_idx)
-        else:
-            val_set = None
-        cfg: TrainConfig = RECIPES[recipe](out_dir=out_dir, **overrides)
-        trainer = Trainer(
-            model,
-            classification_loss,
-            train_set,
-            cfg,
-            val_data=val_set,
-            metrics=classification_metrics if val_set is not None else None,
-            device=info.device,
-        )
-        results = trainer.fit()
-        if is_main_process():
-            final = trainer.ema.module if trainer.ema is not None else model
-            config = {"arch": arch, "num_classes": len(probe.classes)}
-            provenance = {"data": str(data), "recipe": recipe, "metrics": results}
-            save_model(final, out_dir / "model.safetensors", "backbone", config, provenance=provenance)
-            (out_dir / "classes.txt").write_text("\n".join(probe.classes) + "\n")
-            log.info("weights: %s", out_dir / "model.safetensors")
-        return results
-    finally:
-        cleanup()
+    probe = ImageFolderDataset(data)
+    model = create_backbone(arch, pretrained=pretrained, num_classes=len(probe.classes))
+    size = size or model.default_input_size
+    train_set = ImageFolderDataset(data, transform=partial(train_transform, size=size))
+    eval_tf = partial(eval_transform, size=size)
+    if val is not None:
+        val_set = ImageFolderDataset(val, transform=eval_tf)
+        if val_set.classes != probe.classes:
+            raise DataError(f"{val}: class folders differ from those in {data}")
+    elif val_fraction > 0:
+        train_idx, val_idx = split_indices(len(probe), val_fraction)
+        val_set = Subset(ImageFolderDataset(data, transform=eval_tf), val_idx)
+        train_set = Subset(train_set, train_idx)
+    else:
+        val_set = None
+    cfg: TrainConfig = RECIPES[recipe](out_dir=out_dir, **overrides)
+    trainer = Trainer(
+        model,
+        classification_loss,
+        train_set,
+        cfg,
+        val_data=val_set,
+        metrics=classification_metrics if val_set is not None else None,
+        progress=progress,
+    )
+    results = trainer.fit()
+    if is_main_process():
+        final = trainer.ema.module if trainer.ema is not None else model
+        config = {"arch": arch, "num_classes": len(probe.classes)}
+        provenance = {"data": str(data), "recipe": recipe, "metrics": results}
+        save_model(final, out_dir / "model.safetensors", "backbone", config, provenance=provenance)
+        (out_dir / "classes.txt").write_text("\n".join(probe.classes) + "\n")
+        log.info("weights: %s", out_dir / "model.safetensors")
+    return results

@@ -16,11 +16,10 @@ from semvis.colorize.infer import ab_psnr
 from semvis.colorize.losses import huber_ab_loss
 from semvis.colorize.unet import SemanticColorizer, SemanticMode, save_colorizer
 from semvis.data import ResizeCropFlip
+from semvis.progress import ProgressCallback
 from semvis.train import (
     TrainConfig,
     Trainer,
-    cleanup,
-    init_distributed,
     is_main_process,
     move_to,
     seed_everything,
@@ -68,6 +67,7 @@ def train_colorizer(
     val_split: str | None = "val",
     photos: str | os.PathLike[str] | None = None,
     segmenter: tuple[Segmenter, int] | None = None,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Train a :class:`SemanticColorizer` on a CamVid-layout dataset; return the last metrics row.
@@ -79,41 +79,38 @@ def train_colorizer(
 
     Seed §3: Adam (β = 0.9, 0.999), lr 1e-4, batch 16, shorter side resized to 360, random
     352×352 crops and horizontal flips; validation on centre crops of ``val_split`` (None: none).
-    ``overrides`` go to :class:`~semvis.train.TrainConfig` (``num_workers``, ``seed``, ``resume``…).
+    ``overrides`` go to :class:`~semvis.train.TrainConfig` (``num_workers``, ``seed``, ``resume``…);
+    ``progress`` gets the training steps (:class:`~semvis.train.Trainer`).
     Writes checkpoints and ``metrics.csv`` under ``out_dir``, then fp16 weights with the
     architecture config as ``out_dir/colorizer.safetensors`` (:func:`load_colorizer` reads it).
     Works under ``torchrun``.
     """
-    info = init_distributed()
-    try:
-        cfg = TrainConfig(
-            epochs=epochs,
-            batch_size=batch_size,
-            optimizer="adam",
-            lr=lr,
-            optimizer_kwargs={"betas": ADAM_BETAS},
-            out_dir=Path(out_dir),
-            **overrides,
-        )
-        if photos is not None:
-            if segmenter is None:
-                raise ValueError("training on a photo folder needs a segmenter for the maps")
-            predict, num_classes = segmenter
-            train_set = ColorizationDataset(SegmentedPhotos(photos, predict, ResizeCropFlip(resize, crop, True)))
-        elif data_root is not None:
-            train_set, num_classes = camvid_colorization(data_root, "train", True, resize, crop)
-        else:
-            raise ValueError("give data_root (CamVid layout) or photos (with a segmenter)")
-        validate = data_root is not None and val_split is not None
-        val_set = camvid_colorization(data_root, val_split, False, resize, crop)[0] if validate else None
-        seed_everything(cfg.seed)  # the initial weights too depend on the seed
-        model = SemanticColorizer(num_classes, width, instance_norm, semantic)
-        metrics = colorize_metrics if val_set is not None else None
-        trainer = Trainer(model, colorize_loss, train_set, cfg, val_set, metrics, device=info.device)
-        results = trainer.fit()
-        if is_main_process():
-            path = save_colorizer(model, cfg.out_dir / WEIGHTS_FILE)
-            log.info("weights: %s", path)
-        return results
-    finally:
-        cleanup()
+    cfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer="adam",
+        lr=lr,
+        optimizer_kwargs={"betas": ADAM_BETAS},
+        out_dir=Path(out_dir),
+        **overrides,
+    )
+    if photos is not None:
+        if segmenter is None:
+            raise ValueError("training on a photo folder needs a segmenter for the maps")
+        predict, num_classes = segmenter
+        train_set = ColorizationDataset(SegmentedPhotos(photos, predict, ResizeCropFlip(resize, crop, True)))
+    elif data_root is not None:
+        train_set, num_classes = camvid_colorization(data_root, "train", True, resize, crop)
+    else:
+        raise ValueError("give data_root (CamVid layout) or photos (with a segmenter)")
+    validate = data_root is not None and val_split is not None
+    val_set = camvid_colorization(data_root, val_split, False, resize, crop)[0] if validate else None
+    seed_everything(cfg.seed)  # the initial weights too depend on the seed
+    model = SemanticColorizer(num_classes, width, instance_norm, semantic)
+    metrics = colorize_metrics if val_set is not None else None
+    trainer = Trainer(model, colorize_loss, train_set, cfg, val_set, metrics, progress=progress)
+    results = trainer.fit()
+    if is_main_process():
+        path = save_colorizer(model, cfg.out_dir / WEIGHTS_FILE)
+        log.info("weights: %s", path)
+    return results

@@ -42,13 +42,15 @@ from torch.utils.data import Dataset, TensorDataset
 from semvis.atomic import atomic_path
 from semvis.data import ImageFolderDataset, LabelSpec, SegmentationDataset, image_to_tensor
 from semvis.data.transforms import crop_pair, resize_pair
+from semvis.device import model_device
 from semvis.errors import DataError
 from semvis.hashing.codes import binarize, pack_codes
 from semvis.hashing.encode import INPUT_SIZE, square_crop
 from semvis.hashing.evaluate import RetrievalScores, evaluate_retrieval
 from semvis.hashing.model import SemanticHashNet, save_hashnet
+from semvis.progress import ProgressCallback
 from semvis.segment.train import segmentation_loss, segmentation_metrics, training_split
-from semvis.train import TrainConfig, Trainer
+from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
 from semvis.train.tasks import classification_loss
 
@@ -127,13 +129,20 @@ def cache_tag(model: SemanticHashNet, size: int) -> str:
 
 
 def cache_split(
-    model: SemanticHashNet, dataset: Dataset, out_dir: str | Path, name: str, size: int = INPUT_SIZE
+    model: SemanticHashNet,
+    dataset: Dataset,
+    out_dir: str | Path,
+    name: str,
+    size: int = INPUT_SIZE,
+    progress: ProgressCallback | None = None,
 ) -> CachedSplit:
-    """Trunk maps of ``dataset`` at ``out_dir/features-<backbone>-<layer>-<size>-<name>.safetensors``."""
+    """Trunk maps of ``dataset`` at ``out_dir/features-<backbone>-<layer>-<size>-<name>.safetensors``
+    (the trunk runs where ``model`` is)."""
     label_dtype = torch.uint8 if isinstance(dataset, SquareCrops) else torch.int16
     path = Path(out_dir) / f"features-{cache_tag(model, size)}-{name}.safetensors"
     model.trunk.eval().to(memory_format=torch.channels_last)  # about 20 % faster on CPU
-    return cache_features(partial(trunk_features, model), dataset, path, f"features {name}", label_dtype)
+    features = partial(trunk_features, model)
+    return cache_features(features, dataset, path, f"features {name}", label_dtype, progress, model_device(model))
 
 
 #: The paper's optimiser for both phases: SGD momentum 0.9, lr 1e-3 → 1e-4 after 20 of 30 epochs.
@@ -249,6 +258,7 @@ def train_segmentation_phase(
     num_classes: int,
     ignore_index: int,
     out_dir: str | Path,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Phase 1: PSP + segmentation head on cached maps with NLL (:data:`PAPER_RECIPE`, batch 32)."""
@@ -256,23 +266,29 @@ def train_segmentation_phase(
     metrics = None if val is None else partial(segmentation_metrics, num_classes=num_classes, ignore_index=ignore_index)
     phase = SegmentationPhase(model, size=train.labels.shape[-1])
     loss = partial(segmentation_loss, ignore_index=ignore_index)
-    return Trainer(phase, loss, train, cfg, val_data=val, metrics=metrics).fit()
+    return Trainer(phase, loss, train, cfg, val_data=val, metrics=metrics, progress=progress).fit()
 
 
 def train_hash_phase(
-    model: SemanticHashNet, train: PooledSplit, out_dir: str | Path, **overrides: Any
+    model: SemanticHashNet,
+    train: PooledSplit,
+    out_dir: str | Path,
+    progress: ProgressCallback | None = None,
+    **overrides: Any,
 ) -> dict[str, float]:
     """Phase 2: (PSP →) FC layers → latent → classifier with cross-entropy (:data:`PAPER_RECIPE`, batch 96)."""
     cfg = _recipe(HASH_BATCH, len(train), out_dir, overrides)
-    return Trainer(HashPhase(model, train.map_size), classification_loss, train, cfg).fit()
+    phase = HashPhase(model, train.map_size)
+    return Trainer(phase, classification_loss, train, cfg, progress=progress).fit()
 
 
 @torch.inference_mode()
 def cached_codes(model: SemanticHashNet, split: PooledSplit, batch_size: int = 256) -> np.ndarray:
-    """Packed eq. 2 codes of every pooled map (the network in eval mode)."""
-    phase = HashPhase(model, split.map_size).eval()
+    """Packed eq. 2 codes of every pooled map (the network in eval mode, where ``model`` is)."""
+    device = model_device(model)
+    phase = HashPhase(model, split.map_size).eval().to(device)
     pools = split.tensors[0]
-    r = [phase.latent(pools[i : i + batch_size])[0] for i in range(0, len(pools), batch_size)]
+    r = [phase.latent(pools[i : i + batch_size].to(device))[0].cpu() for i in range(0, len(pools), batch_size)]
     return pack_codes(binarize(torch.cat(r).numpy()))
 
 
@@ -302,6 +318,7 @@ def _run_segmentation_phase(
     labels: LabelSpec,
     cache_dir: Path,
     size: int,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float] | None:
     """Phase 1, or its saved result when ``cache_dir`` has one for this trunk, PSP and dataset."""
@@ -312,17 +329,18 @@ def _run_segmentation_phase(
         phase.load_state_dict(load_file(str(path)))
         with safe_open(str(path), framework="pt") as handle:
             return json.loads((handle.metadata() or {}).get("results", "null"))
-    train = cache_split(model, SquareCrops(train_set, size), cache_dir, f"{seg_root.name}-train", size)
+    train = cache_split(model, SquareCrops(train_set, size), cache_dir, f"{seg_root.name}-train", size, progress)
     val = None
     if (seg_root / "val").is_dir() or (seg_root / "ImageSets" / "Segmentation" / "val.txt").is_file():
         val_set = SquareCrops(SegmentationDataset(seg_root, "val"), size)
-        val = cache_split(model, val_set, cache_dir, f"{seg_root.name}-val", size)
+        val = cache_split(model, val_set, cache_dir, f"{seg_root.name}-val", size, progress)
     results = train_segmentation_phase(
-        model, train, val, len(labels.classes), labels.ignore_index, path.with_suffix(""), **overrides
+        model, train, val, len(labels.classes), labels.ignore_index, path.with_suffix(""), progress, **overrides
     )
-    with atomic_path(path) as tmp:
-        state = {k: v.contiguous() for k, v in phase.state_dict().items()}
-        save_file(state, str(tmp), metadata={"results": json.dumps(results)})
+    if is_main_process():
+        with atomic_path(path) as tmp:
+            state = {k: v.contiguous().cpu() for k, v in phase.state_dict().items()}
+            save_file(state, str(tmp), metadata={"results": json.dumps(results)})
     return results
 
 
@@ -339,6 +357,7 @@ def train_semantic_hashing(
     input_size: int = INPUT_SIZE,
     input_norm: bool = True,
     segmentation_overrides: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> HashTrainingResult:
     """The whole recipe: phase 1 on ``segmentation_root`` (none: the Lin et al. baseline), phase 2
@@ -346,7 +365,9 @@ def train_semantic_hashing(
 
     Feature caches and the phase-1 result go to ``cache_dir`` (default ``out_dir``) and are
     reused by later runs. Writes ``out_dir/model.safetensors`` (trunk by registry name) and
-    ``out_dir/retrieval.json``; ``overrides`` go to phase 2's :class:`~semvis.train.TrainConfig`.
+    ``out_dir/retrieval.json``; ``overrides`` go to phase 2's :class:`~semvis.train.TrainConfig`,
+    and their ``device`` (default auto) holds the whole network, trunk included, for both phases.
+    ``progress`` gets the caching and the training steps.
     """
     from semvis.weights import default_weights
 
@@ -366,6 +387,8 @@ def train_semantic_hashing(
         baseline=segmentation_root is None,
         input_norm=input_norm,
     )
+    device = overrides.get("device", "auto")
+    model.to(init_distributed(device).device)
     seg_results = None
     if segmentation_root is not None:
         seg_results = _run_segmentation_phase(
@@ -375,12 +398,14 @@ def train_semantic_hashing(
             seg_labels,
             cache_dir,
             input_size,
-            **(segmentation_overrides or {}),
+            progress,
+            **({"device": device} | (segmentation_overrides or {})),
         )
         model.drop_segmentation_head()
-    train = pooled_split(model, cache_split(model, database, cache_dir, f"{data_root.name}-database", input_size))
-    test = pooled_split(model, cache_split(model, query, cache_dir, f"{data_root.name}-query", input_size))
-    hash_results = train_hash_phase(model, train, out_dir, **overrides)
+    cached = partial(cache_split, model, out_dir=cache_dir, size=input_size, progress=progress)
+    train = pooled_split(model, cached(database, name=f"{data_root.name}-database"))
+    test = pooled_split(model, cached(query, name=f"{data_root.name}-query"))
+    hash_results = train_hash_phase(model, train, out_dir, progress, **overrides)
     scores = evaluate_retrieval(
         cached_codes(model, test),
         test.tensors[1].numpy(),
@@ -389,14 +414,16 @@ def train_semantic_hashing(
         bits,
         database.classes,
     )
-    weights = save_hashnet(model.eval(), out_dir / "model.safetensors", backbone_weights=entry)
-    report = {
-        "baseline": segmentation_root is None,
-        "summary": scores.summary(),
-        "scores": scores.to_dict(),
-        "segmentation_phase": seg_results,
-        "hash_phase": hash_results,
-    }
-    with atomic_path(out_dir / "retrieval.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=1))
+    weights = out_dir / "model.safetensors"
+    if is_main_process():
+        save_hashnet(model.eval(), weights, backbone_weights=entry)
+        report = {
+            "baseline": segmentation_root is None,
+            "summary": scores.summary(),
+            "scores": scores.to_dict(),
+            "segmentation_phase": seg_results,
+            "hash_phase": hash_results,
+        }
+        with atomic_path(out_dir / "retrieval.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=1))
     return HashTrainingResult(weights, scores, seg_results, hash_results)

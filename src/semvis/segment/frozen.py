@@ -25,10 +25,11 @@ from torch.utils.data import Dataset
 
 from semvis.data import LabelSpec, SegmentationDataset, match_channels
 from semvis.data.transforms import random_flip_pair
+from semvis.progress import ProgressCallback
 from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
-from semvis.train import TrainConfig, Trainer, is_main_process
+from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
 
 log = logging.getLogger("semvis.segment")
@@ -98,6 +99,7 @@ def train_head(
     epochs: int = 30,
     batch_size: int = 8,
     balance: bool = True,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Train ``model``'s pyramid pooling and head on cached features; save the head-only file.
@@ -107,6 +109,7 @@ def train_head(
     go to its :class:`~semvis.train.TrainConfig`. ``balance`` weights the cross-entropy with
     :func:`median_frequency_weights` (SegNet's CamVid recipe; PSPNet itself does not). Writes
     ``out_dir/model.safetensors`` naming ``backbone_weights``; returns the last metrics row.
+    ``progress`` gets the training steps.
     """
     num_classes = model.num_classes
     weights = median_frequency_weights(train.labels, num_classes) if balance else None
@@ -125,6 +128,7 @@ def train_head(
         metrics=None
         if val is None
         else partial(segmentation_metrics, num_classes=num_classes, ignore_index=labels.ignore_index),
+        progress=progress,
     )
     results = trainer.fit()
     if is_main_process():
@@ -140,13 +144,15 @@ def train_frozen_segmenter(
     output_stride: int = 8,
     channels: int = 256,
     val_split: str | None = "val",
+    progress: ProgressCallback | None = None,
     **kwargs: Any,
 ) -> dict[str, float]:
     """The whole CPU recipe: build ``pspnet-*`` on its default ImageNet weights, cache, train the head.
 
     Feature caches go to ``out_dir`` (named by backbone, stride and gray/RGB, reused when present).
     ``channels`` is the head's 3×3 fuse width (PSPNet: 512; 256 halves the head's cost).
-    ``kwargs`` go to :func:`train_head`.
+    ``kwargs`` go to :func:`train_head`; the backbone runs on their ``device`` (default auto), as
+    the head will. ``progress`` gets the caching and the training steps.
     """
     from semvis.segment.models import build_segmenter
     from semvis.weights import default_weights
@@ -159,13 +165,14 @@ def train_frozen_segmenter(
     model = build_segmenter(
         arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, channels=channels, aux=False
     )
+    device = init_distributed(kwargs.get("device", "auto")).device
+    model.to(device)
     out_dir = Path(out_dir)
     tag = f"{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
-    features = partial(backbone_features, model)
-    train = cache_features(features, train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
+    cache = partial(cache_features, partial(backbone_features, model), progress=progress, device=device)
+    train = cache(train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
     val = None
     if val_split is not None:
         val_set = SegmentationDataset(data_root, val_split)
-        val_path = out_dir / f"features-{tag}-{val_split}.safetensors"
-        val = cache_features(features, val_set, val_path, f"features {val_split}")
-    return train_head(model, train, val, labels, out_dir, entry, **kwargs)
+        val = cache(val_set, out_dir / f"features-{tag}-{val_split}.safetensors", f"features {val_split}")
+    return train_head(model, train, val, labels, out_dir, entry, progress=progress, **kwargs)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from semvis.data import LabelSpec, RandomScaleCropFlip, SegmentationDataset, match_channels
 from semvis.errors import DataError
+from semvis.progress import ProgressCallback
 from semvis.segment.metrics import confusion_matrix, scores
 from semvis.segment.models import build_segmenter, save_segmenter
 from semvis.segment.pspnet import AUX_WEIGHT, PSPNet
@@ -31,8 +32,6 @@ from semvis.train import (
     TrainConfig,
     TrainConfigError,
     Trainer,
-    cleanup,
-    init_distributed,
     is_main_process,
     move_to,
     unwrap_model,
@@ -54,6 +53,7 @@ def cross_entropy(
 
     With ``class_weights`` it is the weighted mean: Σ w_y·CE / Σ w_y over the labelled pixels.
     """
+    class_weights = None if class_weights is None else class_weights.to(logits.device)
     total = F.cross_entropy(logits, labels, class_weights, ignore_index=ignore_index, reduction="sum")
     labelled = labels != ignore_index
     if class_weights is None:
@@ -135,6 +135,7 @@ def train_segmenter(
     aux_weight: float = AUX_WEIGHT,
     val_split: str | None = "val",
     model_kwargs: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Train ``arch`` (see :data:`~semvis.segment.models.ARCHS`) on ``data_root/train``.
@@ -146,44 +147,41 @@ def train_segmenter(
     ``resume``, ``amp``…). Validates on ``data_root/<val_split>`` after every epoch and
     writes checkpoints and ``metrics.csv`` under ``out_dir``, then the final weights (the
     EMA when enabled) as ``model.safetensors`` with classes, colours and input convention
-    in its header. Works under ``torchrun``. Returns the last row of ``metrics.csv``.
+    in its header. Works under ``torchrun``; ``progress`` gets the training steps. Returns the last
+    row of ``metrics.csv``.
     """
     if arch != "gridnet" and batch_size < 2:
         raise TrainConfigError(
             "PSPNet trains with batches of 2 or more: the 1×1 pyramid branch's BatchNorm sees one value per image"
         )
-    info = init_distributed()
-    try:
-        out_dir = Path(out_dir)
-        train_set, labels = training_split(data_root)
-        in_channels = 1 if gray else 3
-        if pretrained is None:
-            pretrained = arch != "gridnet"
-        model = build_segmenter(arch, len(labels.classes), in_channels, pretrained, **(model_kwargs or {}))
-        augment = RandomScaleCropFlip(crop, scale, ignore_index=labels.ignore_index)
-        train_set.transform = PairTransform(in_channels, augment)
-        val_set = None if val_split is None else SegmentationDataset(data_root, val_split, PairTransform(in_channels))
-        recipe = RECIPES["gridnet" if arch == "gridnet" else "pspnet"]
-        settings = recipe | {"epochs": epochs, "batch_size": batch_size, "out_dir": out_dir, "drop_last": True}
-        if lr is not None:
-            settings["lr"] = lr
-        cfg = TrainConfig(**(settings | overrides))
-        trainer = Trainer(
-            model,
-            partial(segmentation_loss, ignore_index=labels.ignore_index, aux_weight=aux_weight),
-            train_set,
-            cfg,
-            val_data=val_set,
-            metrics=None
-            if val_set is None
-            else partial(segmentation_metrics, num_classes=len(labels.classes), ignore_index=labels.ignore_index),
-            device=info.device,
-        )
-        results = trainer.fit()
-        if is_main_process():
-            final = trainer.ema.module if trainer.ema is not None else model
-            save_segmenter(final, out_dir / "model.safetensors", labels)
-            log.info("weights: %s", out_dir / "model.safetensors")
-        return results
-    finally:
-        cleanup()
+    out_dir = Path(out_dir)
+    train_set, labels = training_split(data_root)
+    in_channels = 1 if gray else 3
+    if pretrained is None:
+        pretrained = arch != "gridnet"
+    model = build_segmenter(arch, len(labels.classes), in_channels, pretrained, **(model_kwargs or {}))
+    augment = RandomScaleCropFlip(crop, scale, ignore_index=labels.ignore_index)
+    train_set.transform = PairTransform(in_channels, augment)
+    val_set = None if val_split is None else SegmentationDataset(data_root, val_split, PairTransform(in_channels))
+    recipe = RECIPES["gridnet" if arch == "gridnet" else "pspnet"]
+    settings = recipe | {"epochs": epochs, "batch_size": batch_size, "out_dir": out_dir, "drop_last": True}
+    if lr is not None:
+        settings["lr"] = lr
+    cfg = TrainConfig(**(settings | overrides))
+    trainer = Trainer(
+        model,
+        partial(segmentation_loss, ignore_index=labels.ignore_index, aux_weight=aux_weight),
+        train_set,
+        cfg,
+        val_data=val_set,
+        metrics=None
+        if val_set is None
+        else partial(segmentation_metrics, num_classes=len(labels.classes), ignore_index=labels.ignore_index),
+        progress=progress,
+    )
+    results = trainer.fit()
+    if is_main_process():
+        final = trainer.ema.module if trainer.ema is not None else model
+        save_segmenter(final, out_dir / "model.safetensors", labels)
+        log.info("weights: %s", out_dir / "model.safetensors")
+    return results

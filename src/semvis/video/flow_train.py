@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from semvis.data import image_to_tensor
-from semvis.train import TrainConfig, Trainer
+from semvis.progress import ProgressCallback
+from semvis.train import TrainConfig, Trainer, is_main_process
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flownet import FlowEstimate, FlowNet, build_flownet, resize_flow
 from semvis.weights import load_model, save_model
@@ -44,17 +45,20 @@ def train_flownet(
     pairs: int = 4000,
     epochs: int = 10,
     batch_size: int = 8,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> tuple[FlowNet, dict[str, float]]:
     """Train ``build_flownet(name)`` on ``pairs`` synthetic pairs of ``size`` (H, W) from ``photos``.
 
-    Saves ``out_dir/model.safetensors``; returns the model and the last metrics row.
+    Saves ``out_dir/model.safetensors``; returns the model and the last metrics row. ``progress``
+    gets the training steps.
     """
     model = build_flownet(name)
     data = SyntheticPairs(photos, size, pairs)
     cfg = TrainConfig(**(RECIPE | {"epochs": epochs, "batch_size": batch_size, "out_dir": Path(out_dir)} | overrides))
-    results = Trainer(model, flow_loss, data, cfg).fit()
-    save_flownet(model, Path(out_dir) / "model.safetensors", {"pairs": pairs, "size": list(size)})
+    results = Trainer(model, flow_loss, data, cfg, progress=progress).fit()
+    if is_main_process():
+        save_flownet(model, Path(out_dir) / "model.safetensors", {"pairs": pairs, "size": list(size)})
     return model, results
 
 

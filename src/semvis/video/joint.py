@@ -33,8 +33,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from semvis.progress import ProgressCallback
 from semvis.segment.train import segmentation_loss
-from semvis.train import Trainer
+from semvis.train import Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit
 from semvis.video.dff import DeepFeatureFlow
 from semvis.video.files import load_dff, save_dff
@@ -114,10 +115,12 @@ def train_dff(
     variant: str = "dff",
     epochs: int = 10,
     batch_size: int = 4,
+    progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
     """Train a :data:`VARIANTS` variant on the pairs of the training clips of ``data``, from Frame's N
-    and a pre-trained F; save ``out_dir/model.safetensors`` (N and F)."""
+    and a pre-trained F; save ``out_dir/model.safetensors`` (N and F). The whole network runs on the
+    configured device; ``progress`` gets the caching and the training steps."""
     from semvis.weights import default_weights
 
     if variant not in VARIANTS:
@@ -125,14 +128,16 @@ def train_dff(
     model = dff_from_parts(frame_weights, flow_weights)
     train_clips, _ = data.split()
     out_dir = Path(out_dir)
-    cache = backbone_cache(model, train_clips, data.scale, out_dir)
+    cfg = frame_recipe(epochs, batch_size, out_dir, overrides)
+    model.to(init_distributed(cfg.device).device)
+    cache = backbone_cache(model, train_clips, data.scale, out_dir, progress)
     head = PairHead(model, cache.labels.shape[-2:])
     head.n.requires_grad_("n" in VARIANTS[variant])
     head.flow.requires_grad_("f" in VARIANTS[variant])
     pairs = DavisPairs(train_clips, data.scale, cache)
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
-    results = Trainer(head, loss, pairs, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
-    notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": data.scale}
-    entry = default_weights("vgg19").name
-    save_dff(model.eval(), out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
+    results = Trainer(head, loss, pairs, cfg, progress=progress).fit()
+    if is_main_process():
+        notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": data.scale}
+        save_dff(model.eval(), out_dir / "model.safetensors", DAVIS_LABELS, default_weights("vgg19").name, notes)
     return model, results

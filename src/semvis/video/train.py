@@ -30,9 +30,11 @@ from torch.utils.data import Dataset
 from semvis.data import LabelSpec, image_to_tensor, load_image, load_label
 from semvis.data.transforms import resize_image_pair, scaled_size
 from semvis.data.video import FrameFolder
+from semvis.device import model_device
 from semvis.errors import DataError
+from semvis.progress import ProgressCallback
 from semvis.segment.train import segmentation_loss
-from semvis.train import TrainConfig, Trainer
+from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
 from semvis.video.dff import DeepFeatureFlow, build_dff
 from semvis.video.files import save_dff
@@ -167,12 +169,19 @@ def _backbone_maps(model: DeepFeatureFlow, frame: torch.Tensor) -> torch.Tensor:
     return features.backbone(frame)[features.layer]
 
 
-def backbone_cache(model: DeepFeatureFlow, clips: Sequence[Clip], scale: float, out_dir: Path) -> CachedSplit:
-    """The frozen backbone's maps and the masks of every frame of ``clips``, cached under ``out_dir``."""
+def backbone_cache(
+    model: DeepFeatureFlow,
+    clips: Sequence[Clip],
+    scale: float,
+    out_dir: Path,
+    progress: ProgressCallback | None = None,
+) -> CachedSplit:
+    """The frozen backbone's maps and the masks of every frame of ``clips``, cached under ``out_dir``
+    (the backbone runs where ``model`` is)."""
     tag = f"vgg19-os16-x{scale:g}-" + "-".join(c.name for c in clips)
-    return cache_features(
-        partial(_backbone_maps, model), DavisFrames(clips, scale), out_dir / f"features-{tag}.safetensors"
-    )
+    path = out_dir / f"features-{tag}.safetensors"
+    features = partial(_backbone_maps, model)
+    return cache_features(features, DavisFrames(clips, scale), path, progress=progress, device=model_device(model))
 
 
 def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
@@ -182,20 +191,29 @@ def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[st
 
 
 def train_frame_network(
-    data: DavisData, out_dir: str | Path, epochs: int = 10, batch_size: int = 4, **overrides: Any
+    data: DavisData,
+    out_dir: str | Path,
+    epochs: int = 10,
+    batch_size: int = 4,
+    progress: ProgressCallback | None = None,
+    **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
     """Train N (frozen VGG-19, new conv + N_task) on the training clips of ``data``; save
-    ``out_dir/model.safetensors``."""
+    ``out_dir/model.safetensors``. The whole of N, backbone included, runs on the configured
+    device; ``progress`` gets the caching and the training steps."""
     from semvis.weights import default_weights
 
     entry = default_weights("vgg19").name
     train_clips, _ = data.split()
     model = build_dff(len(DAVIS_LABELS.classes), "vgg19", flownet=None, pretrained=entry)
     out_dir = Path(out_dir)
-    cache = backbone_cache(model, train_clips, data.scale, out_dir)
+    cfg = frame_recipe(epochs, batch_size, out_dir, overrides)
+    model.to(init_distributed(cfg.device).device)
+    cache = backbone_cache(model, train_clips, data.scale, out_dir, progress)
     head = FrameHead(model, cache.labels.shape[-2:])
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
-    results = Trainer(head, loss, cache, frame_recipe(epochs, batch_size, out_dir, overrides)).fit()
-    notes = {"train_clips": [c.name for c in train_clips], "scale": data.scale}
-    save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
+    results = Trainer(head, loss, cache, cfg, progress=progress).fit()
+    if is_main_process():
+        notes = {"train_clips": [c.name for c in train_clips], "scale": data.scale}
+        save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
