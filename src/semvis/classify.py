@@ -15,6 +15,7 @@ from torch.utils.data import Subset
 from semvis.assets import imagenet_classes
 from semvis.backbones import Backbone, create_backbone
 from semvis.data import ImageFolderDataset, image_to_tensor, load_image
+from semvis.device import DeviceSpec, place
 from semvis.errors import DataError, WeightsError
 from semvis.progress import ProgressCallback
 from semvis.train import (
@@ -54,17 +55,23 @@ def center_crop(image: Image.Image, size: int, crop_fraction: float = CROP_FRACT
 
 
 def classify(
-    model: Backbone, image: Path | Image.Image, size: int, top_k: int = 5, labels: list[str] | None = None
+    model: Backbone,
+    image: Path | Image.Image,
+    size: int,
+    top_k: int = 5,
+    labels: list[str] | None = None,
+    device: DeviceSpec | None = None,
 ) -> list[Prediction]:
     """Top-``k`` classes of one image (softmax probabilities).
 
     Refuses a model whose classifier holds no trained weights (:func:`require_classifier`).
+    ``device``: where the model runs (it is moved there; ``None``: where it is), see :mod:`semvis.device`.
     """
     require_classifier(model)
     img = load_image(image) if isinstance(image, Path) else image
-    x = eval_transform(img, size)[None]
+    x = eval_transform(img, size)[None].to(place(model, device))
     with torch.inference_mode():
-        probs = model.eval()(x).softmax(dim=1)[0]
+        probs = model.eval()(x).softmax(dim=1)[0].cpu()
     names = labels or (imagenet_classes() if probs.numel() == 1000 else [str(i) for i in range(probs.numel())])
     top = probs.topk(min(top_k, probs.numel()))
     return [Prediction(int(i), names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from semvis.app.tokens import TOKEN_PATTERN, TokenStore
 from semvis.app.uploads import Body, binary_body, decode_photo
 from semvis.data import load_image
+from semvis.device import DeviceSpec
 from semvis.errors import ImageError
 from semvis.hashing import HashCodes, HashIndex, SearchHit, encoder_for, square_crop
 from semvis.hashing.sheet import THUMB
@@ -70,10 +71,11 @@ class SearchResult(BaseModel):
 class IndexSearcher:
     """A hash index opened read-only with the encoder of its model; close it (or use ``with``) when done.
 
-    ``weights`` defaults to the file the index was built with.
+    ``weights`` defaults to the file the index was built with; the encoder runs on ``device``
+    (see :mod:`semvis.device`; ``None``: the CPU).
     """
 
-    def __init__(self, path: str | Path, weights: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, weights: str | Path | None = None, device: DeviceSpec | None = None) -> None:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="semvis-index")
         try:
             self._index = self._call(HashIndex.open, path)
@@ -81,7 +83,7 @@ class IndexSearcher:
             self._worker.shutdown()
             raise
         try:
-            self.encoder = encoder_for(self._index, weights)
+            self.encoder = encoder_for(self._index, weights, device=device)
         except BaseException:
             self.close()
             raise

@@ -18,6 +18,7 @@ from torch import nn
 
 from semvis.colorize.infer import ab_psnr, colourfulness, edit_locality, predict_ab, with_chroma
 from semvis.colorize.lab import rgb_to_lab
+from semvis.device import DeviceSpec, place
 
 #: The repainted region covers about this share of the image (see :func:`edit_region`).
 EDIT_SHARE = 0.2
@@ -49,9 +50,15 @@ def edit_region(labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, i
 
 
 def evaluate_colorizer(
-    model: nn.Module, samples: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int, work_size: int = 352
+    model: nn.Module,
+    samples: Iterable[tuple[torch.Tensor, torch.Tensor]],
+    num_classes: int,
+    work_size: int = 352,
+    device: DeviceSpec | None = None,
 ) -> ColorizationScores:
-    """Score ``model`` over ``(rgb 3×H×W in [0, 1], labels H×W)`` samples (see the module docstring)."""
+    """Score ``model`` over ``(rgb 3×H×W in [0, 1], labels H×W)`` samples (see the module docstring),
+    running it on ``device`` (it is moved there; ``None``: where it is)."""
+    place(model, device)
     psnr, gray_psnr, colour, true_colour, locality = [], [], [], [], []
     for rgb, labels in samples:
         true_ab = rgb_to_lab(rgb)[1:]

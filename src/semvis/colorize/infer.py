@@ -13,6 +13,7 @@ from torch import nn
 from semvis.colorize.lab import lab_to_rgb, luma
 from semvis.data import image_to_tensor
 from semvis.data.transforms import resize_pair, short_side_size
+from semvis.device import DeviceSpec, place
 from semvis.errors import ImageError
 
 ImageLike = Image.Image | torch.Tensor
@@ -36,16 +37,19 @@ def _labels_tensor(labels: LabelsLike, image: torch.Tensor) -> torch.Tensor:
     return labels
 
 
-def predict_ab(model: nn.Module, image: ImageLike, labels: LabelsLike, work_size: int = 352) -> torch.Tensor:
-    """Scaled chroma (2×H×W) of ``image`` under ``labels``, predicted at a working size.
+def predict_ab(
+    model: nn.Module, image: ImageLike, labels: LabelsLike, work_size: int = 352, device: DeviceSpec | None = None
+) -> torch.Tensor:
+    """Scaled chroma (2×H×W, on the CPU) of ``image`` under ``labels``, predicted at a working size.
 
     The image (bilinear) and the labels (nearest) are resized so that the shorter side is
     ``work_size`` (the scale of the seed's training crops), the model reads that image's L
     (padding it to a multiple of 16), and its chroma is upsampled bilinearly to the full H×W.
+    ``device``: where the model runs (it is moved there; ``None``: where it is), see :mod:`semvis.device`.
     """
     image = _image_tensor(image)
     labels = _labels_tensor(labels, image)
-    device = next(model.parameters(), torch.empty(0)).device
+    device = place(model, device)
     full = tuple(image.shape[1:])
     small_image, small_labels = resize_pair(image, labels, short_side_size(*full, work_size))
     with torch.inference_mode():
@@ -80,15 +84,17 @@ def fit_gamut(lab: torch.Tensor, steps: int = GAMUT_STEPS) -> torch.Tensor:
     return fitted
 
 
-def colorize(image: ImageLike, labels: LabelsLike, model: nn.Module, work_size: int = 352) -> torch.Tensor:
-    """RGB (3×H×W in [0, 1]) from a gray or colour ``image`` and its H×W label map.
+def colorize(
+    image: ImageLike, labels: LabelsLike, model: nn.Module, work_size: int = 352, device: DeviceSpec | None = None
+) -> torch.Tensor:
+    """RGB (3×H×W in [0, 1], on the CPU) from a gray or colour ``image`` and its H×W label map.
 
-    Colour inputs are reduced to their L first. The chroma of :func:`predict_ab` is joined to the
-    original full-resolution L and brought into the sRGB gamut by :func:`fit_gamut`, so the output's
-    L is the input's.
+    Colour inputs are reduced to their L first. The chroma of :func:`predict_ab` (on ``device``) is
+    joined to the original full-resolution L and brought into the sRGB gamut by :func:`fit_gamut`,
+    so the output's L is the input's.
     """
     image = _image_tensor(image)
-    return with_chroma(image, predict_ab(model, image, labels, work_size))
+    return with_chroma(image, predict_ab(model, image, labels, work_size, device))
 
 
 def with_chroma(image: ImageLike, ab: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """``semvis demo``: each capability contributes one showcase that writes pictures.
 
-A showcase is a module in this package with ``TITLE`` and ``run(out_dir) -> list[Path]``;
-``SHOWCASES`` lists them in the order the demo runs them.
+A showcase is a module in this package with ``TITLE`` and ``run(out_dir, device=None) -> list[Path]``
+(``device`` as in :mod:`semvis.device`); ``SHOWCASES`` lists them in the order the demo runs them.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
+from semvis.device import DeviceSpec
 from semvis.progress import ProgressCallback, tracked
 
 SHOWCASES = ("features", "colorize", "video", "search", "style")
@@ -21,9 +22,15 @@ def showcase(name: str) -> ModuleType:
     return importlib.import_module(f"semvis.demo.{name}")
 
 
-def run_demo(out_dir: Path, only: list[str] | None = None, progress: ProgressCallback | None = None) -> list[Path]:
-    """Run the showcases (all, or ``only``) and return the files they wrote; ``progress`` counts showcases."""
+def run_demo(
+    out_dir: Path,
+    only: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+    device: DeviceSpec | None = None,
+) -> list[Path]:
+    """Run the showcases (all, or ``only``) with their models on ``device``; return the files they wrote.
+    ``progress`` counts showcases."""
     written: list[Path] = []
     for name in tracked(only or list(SHOWCASES), "demo", progress):
-        written += showcase(name).run(out_dir)
+        written += showcase(name).run(out_dir, device)
     return written

@@ -16,6 +16,7 @@ from semvis.assets import sample_path
 from semvis.colorize import colorize
 from semvis.colorize.pipeline import load_colorization_models
 from semvis.data import image_to_tensor, load_image, save_image, tensor_to_image
+from semvis.device import DeviceSpec
 from semvis.segment import overlay
 from semvis.viz import labelled_grid
 
@@ -24,10 +25,10 @@ TITLE = "Semantic-driven colorization"
 EDIT = ("road", "tree")
 
 
-def run(out_dir: Path) -> list[Path]:
+def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
     photo = load_image(sample_path("cameraman"))
     gray = image_to_tensor(photo)
-    segmenter, spec, colorizer = load_colorization_models()  # the bundled models
+    segmenter, spec, colorizer = load_colorization_models(device=device)  # the bundled models
     labels = segmenter(gray)
     before, after = (spec.classes.index(name) for name in EDIT)
     edited = labels.clone()

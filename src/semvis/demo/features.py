@@ -10,6 +10,7 @@ from PIL import Image
 from semvis.assets import sample_path
 from semvis.backbones import create_backbone
 from semvis.data import image_to_tensor, load_image, save_image
+from semvis.device import DeviceSpec, place
 from semvis.viz import colormap, labelled_grid
 
 TITLE = "VGG-19 feature maps"
@@ -22,15 +23,15 @@ def strongest_channels(feature: torch.Tensor, k: int) -> list[int]:
     return feature.mean(dim=(1, 2)).topk(k).indices.tolist()
 
 
-def feature_panel(image_path: Path, k: int = 6) -> Image.Image:
-    """A grid: one row per VGG block, the input then its ``k`` strongest channel maps."""
+def feature_panel(image_path: Path, k: int = 6, device: DeviceSpec | None = None) -> Image.Image:
+    """A grid: one row per VGG block, the input then its ``k`` strongest channel maps (VGG on ``device``)."""
     model = create_backbone("vgg19", pretrained=True).eval()
     image = load_image(image_path)
     with torch.inference_mode():
-        feats = model.forward_features(image_to_tensor(image)[None], LAYERS)
+        feats = model.forward_features(image_to_tensor(image)[None].to(place(model, device)), LAYERS)
     rows, labels = [], []
     for name in LAYERS:
-        fmap = feats[name][0]
+        fmap = feats[name][0].cpu()
         info = model.feature_info[name]
         rows.append([image] + [colormap(fmap[c]) for c in strongest_channels(fmap, k)])
         labels.append(f"{name}\n{info.channels} ch, 1/{info.reduction}")
@@ -45,7 +46,7 @@ def feature_panel(image_path: Path, k: int = 6) -> Image.Image:
     )
 
 
-def run(out_dir: Path) -> list[Path]:
+def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
     target = out_dir / "vgg19_features.png"
-    save_image(feature_panel(sample_path("chelsea")), target, {"semvis": "demo features"})
+    save_image(feature_panel(sample_path("chelsea"), device=device), target, {"semvis": "demo features"})
     return [target]

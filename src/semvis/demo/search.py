@@ -17,6 +17,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from semvis.assets import SAMPLES, sample_path
 from semvis.bundled import HASHNET, bundled_model
 from semvis.data import load_image, save_image
+from semvis.device import DeviceSpec
 from semvis.hashing import HashIndex, ImageEncoder
 from semvis.hashing.sheet import THUMB, captioned
 from semvis.viz import labelled_grid
@@ -47,8 +48,8 @@ QUERIES: dict[str, tuple[str, Edit]] = {
 }
 
 
-def run(out_dir: Path) -> list[Path]:
-    encoder = ImageEncoder(bundled_model(HASHNET))
+def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
+    encoder = ImageEncoder(bundled_model(HASHNET), device=device)
     rows = []
     with TemporaryDirectory() as tmp:
         gallery = Path(tmp)

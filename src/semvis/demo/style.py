@@ -6,6 +6,7 @@ from pathlib import Path
 
 from semvis.assets import sample_path
 from semvis.data import load_image, save_image, tensor_to_image
+from semvis.device import DeviceSpec
 from semvis.style import StyleConfig, stylize
 from semvis.viz import labelled_grid
 
@@ -14,9 +15,9 @@ TITLE = "Neural style transfer"
 CONFIG = StyleConfig(scales=(128, 256), steps=120)
 
 
-def run(out_dir: Path) -> list[Path]:
+def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
     content, painting = sample_path("chelsea"), sample_path("starry_night")
-    result = stylize(content, [painting], CONFIG)
+    result = stylize(content, [painting], CONFIG, device=device)
     image = tensor_to_image(result.image)
     panel = labelled_grid(
         [[load_image(content), load_image(painting), image]],

@@ -17,6 +17,7 @@ from semvis.assets import sample_path
 from semvis.bundled import SEGMENTER, bundled_model
 from semvis.data import load_image, save_image
 from semvis.data.video import VideoWriter
+from semvis.device import DeviceSpec, place
 from semvis.video import DISFlow, FixedInterval, overlay_frame, run_video
 from semvis.video.files import load_video_model
 from semvis.viz import labelled_grid
@@ -33,8 +34,9 @@ def pan_frames() -> list[np.ndarray]:
     return [photo[i * STEP[1] : i * STEP[1] + height, i * STEP[0] : i * STEP[0] + width] for i in range(FRAMES)]
 
 
-def run(out_dir: Path) -> list[Path]:
+def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
     model, classes = load_video_model(bundled_model(SEGMENTER))
+    place(model, device)
     frames = pan_frames()
     results = list(run_video(model, frames, FixedInterval(INTERVAL), DISFlow()))
     pictures = [overlay_frame(f, r.labels, classes.palette, classes.classes) for f, r in zip(frames, results)]
