@@ -10,6 +10,7 @@ from helpers import run_cli
 
 from semvis.cli.main import build_parser
 from semvis.cli.train import CONFIG_FIELDS, NOT_OPTIONS, config_overrides
+from semvis.device import resolve_device
 from semvis.train import TrainConfig
 
 #: Each task with its required arguments.
@@ -96,5 +97,6 @@ def test_the_parsed_settings_reach_the_trainer(
         "precision": "bf16",
         "seed": 0,
         "out_dir": tmp_path,
+        "device": resolve_device("auto"),  # no --device: auto, resolved by semvis.cli.main
     }
     assert "epe=1" in stdout

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     out = console()
     for path in args.images:
         table = Table("rank", "class", "probability", title=str(path))
-        for rank, pred in enumerate(classify(model, path, size, args.top, labels), start=1):
+        for rank, pred in enumerate(classify(model, path, size, args.top, labels, args.device), start=1):
             table.add_row(str(rank), f"{pred.label} ({pred.index})", f"{pred.probability:.3f}")
         out.print(table)
     return 0

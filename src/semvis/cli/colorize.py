@@ -46,14 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def load_models(args: argparse.Namespace, need_segmenter: bool) -> tuple[torch.nn.Module, Segmenter | None]:
-    """The colorizer, and (when the maps must be predicted) a ``rgb → labels`` function of the segmenter."""
+    """The colorizer, and (when the maps must be predicted) a ``rgb → labels`` function of the segmenter,
+    both on ``args.device``."""
     from semvis.bundled import COLORIZER, bundled_model
     from semvis.colorize import load_colorizer
     from semvis.colorize.pipeline import load_colorization_models
 
     if not need_segmenter:
-        return load_colorizer(args.weights or bundled_model(COLORIZER)), None
-    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights)
+        return load_colorizer(args.weights or bundled_model(COLORIZER), args.device), None
+    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights, args.device)
     return model, segmenter
 
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     image = image_to_tensor(load_image(args.image))
     model, segmenter = load_models(args, need_segmenter=args.labels is None)
     labels = torch.from_numpy(load_label(args.labels)) if segmenter is None else segmenter(image)
-    save_image(colorize(image, labels, model, args.work_size), args.out)
+    save_image(colorize(image, labels, model, args.work_size, args.device), args.out)
     console().print(f"wrote {args.out}")
     return 0
 
@@ -109,7 +110,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     model, segmenter = load_models(args, need_segmenter=predicted)
     with progress_bars() as progress:
         samples = tracked(photo_samples(args, segmenter), "colorizing", progress, total=args.limit)
-        scores = evaluate_colorizer(model, samples, model.config["num_classes"], args.work_size)
+        scores = evaluate_colorizer(model, samples, model.config["num_classes"], args.work_size, args.device)
     source = f"{args.data} / {args.split}" if args.data else str(args.photos)
     maps = "predicted maps" if predicted else "ground-truth maps"
     table = Table("score", "colorized", "gray input", "original", title=f"{source}, {scores.images} photos, {maps}")

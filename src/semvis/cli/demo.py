@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with progress_bars() as progress:
-        written = run_demo(args.out, args.only, progress)
+        written = run_demo(args.out, args.only, progress, args.device)
     out = console()
     for path in written:
         out.print(f"wrote {path}")

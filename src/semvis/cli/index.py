@@ -11,6 +11,7 @@ from rich.table import Table
 
 from semvis.bundled import HASHNET, bundled_model
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.data import list_images
 from semvis.errors import DataError
 from semvis.hashing import HashIndex, ImageEncoder, encoder_for
@@ -85,18 +86,19 @@ def run_build(args: argparse.Namespace) -> int:
     if not files:
         raise DataError(f"{args.folder}: no images found")
     weights = args.weights or bundled_model(HASHNET)
-    encoder = ImageEncoder(weights, bits=args.bits, input_size=args.size)
     attrs = {"input_size": str(args.size), "weights": str(weights.resolve())}
-    with HashIndex.create(args.out, encoder.bits, encoder.fingerprint, args.kind, attrs) as index:
-        add_images(index, encoder, files)
-        console().print(f"indexed {len(index)} images into {args.out} ({index.kind}, {index.bits} bits)")
+    with progress_bars() as progress:
+        encoder = ImageEncoder(weights, args.bits, args.size, progress=progress, device=args.device)
+        with HashIndex.create(args.out, encoder.bits, encoder.fingerprint, args.kind, attrs) as index:
+            add_images(index, encoder, files)
+            console().print(f"indexed {len(index)} images into {args.out} ({index.kind}, {index.bits} bits)")
     return 0
 
 
 def run_add(args: argparse.Namespace) -> int:
-    with HashIndex.open(args.index) as index:
+    with HashIndex.open(args.index) as index, progress_bars() as progress:
         files = image_files(args.paths)
-        add_images(index, encoder_for(index, args.weights), files)
+        add_images(index, encoder_for(index, args.weights, progress, args.device), files)
         console().print(f"added {len(files)} images; {len(index)} in the index")
     return 0
 

@@ -39,9 +39,10 @@ def weight_location(entry) -> str:
 
 def run(args: argparse.Namespace) -> int:
     out = console()
-    device = "cuda: " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    device = args.device  # resolved by semvis.cli.main
+    name = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     out.print(f"[bold]semvis[/] {__version__}  python {platform.python_version()}  torch {torch.__version__}")
-    out.print(f"device: {device} ({torch.get_num_threads()} threads)")
+    out.print(f"device: {device}{name}, {torch.get_num_threads()} CPU threads")
     out.print(f"weight cache: {weights_cache()}   offline: {offline()}")
     root = data_root()
     out.print(f"data (SEMVIS_DATA): {root.resolve()} ({'found' if root.is_dir() else 'absent'})")

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from semvis import __version__
+from semvis.device import resolve_device
 from semvis.errors import SemvisError
 
 #: Subcommand modules in the order ``semvis --help`` lists them. Each defines
@@ -40,7 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"semvis.cli.{name}").register(sub)
+    add_device_option(parser)
     return parser
+
+
+DEVICE_HELP = "where the models run: auto (CUDA, else MPS, else the CPU; default), cpu, cuda, cuda:N or mps"
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` on every leaf command under ``parser`` that does not declare one itself."""
+    commands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    for action in commands:
+        for child in set(action.choices.values()):  # an alias shares its command's parser
+            add_device_option(child)
+    if not commands and "--device" not in parser._option_string_actions:
+        parser.add_argument("--device", help=DEVICE_HELP)  # None until main resolves it: auto
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         handlers=[RichHandler(show_path=False, show_time=False)],
     )
     try:
+        args.device = resolve_device(args.device)  # every command: an absent device is one clear error
         return args.func(args) or 0
     except SemvisError as exc:
         print(f"semvis {args.command}: error: {exc}", file=sys.stderr)

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     with HashIndex.open(args.index) as index:
-        encoder = encoder_for(index, args.weights)
+        encoder = encoder_for(index, args.weights, device=args.device)
         hits = index.search(encoder.encode([args.image]), k=args.k)[0]
     table = Table("rank", "distance", "path", title=f"{args.image} — {len(hits)} nearest of {args.index}")
     for rank, hit in enumerate(hits, start=1):

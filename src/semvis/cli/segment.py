@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise SemvisError("give IMAGE and -o OUT_PREFIX, or --evaluate --data DIR")
     model, labels = load_segmenter(args.weights)
     image = load_image(args.image)
-    pred = segment(model, image_to_tensor(image), args.window)
+    pred = segment(model, image_to_tensor(image), args.window, args.device)
     note = {"semvis": f"segment {args.image.name} with {args.weights.name}"}
     written = [
         save_image(label_image(pred, labels.palette), f"{args.out}_labels.png", note),
@@ -78,7 +78,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if dataset.classes and tuple(dataset.classes) != labels.classes:
         raise DataError(f"{args.data}: classes {dataset.classes} differ from the segmenter's {list(labels.classes)}")
     with progress_bars() as progress:
-        result = evaluate(model, dataset, len(labels.classes), dataset.ignore_index, args.window, progress)
+        ignore = dataset.ignore_index
+        result = evaluate(model, dataset, len(labels.classes), ignore, args.window, progress, args.device)
     conf = result["confusion"]
     table = Table("class", "IoU", "accuracy", "pixels", title=f"{args.weights} on {args.data} / {args.split}")
     for name, iou, acc, pixels in zip(labels.classes, result["iou"], accuracy_per_class(conf).tolist(), conf.sum(1)):

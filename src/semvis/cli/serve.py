@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
         raise SemvisError(f"--work-size must be at least 32, got {args.work_size}")
     if args.hash_weights and not args.index:
         raise SemvisError("--hash-weights needs --index")
-    with IndexSearcher(args.index, args.hash_weights) if args.index else nullcontext() as search:
-        segmenter, labels, colorizer = load_colorization_models(args.segmenter, args.colorizer)
+    with IndexSearcher(args.index, args.hash_weights, args.device) if args.index else nullcontext() as search:
+        segmenter, labels, colorizer = load_colorization_models(args.segmenter, args.colorizer, args.device)
         app = create_app(segmenter, labels, colorizer, work_size=args.work_size, search=search)
         if search is not None:
             console().print(f"search: {args.index} ({len(search):,} images)")

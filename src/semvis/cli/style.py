@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.cli.stylize import add_config_arguments, check_output, config_from_args, save_result, write_image
 from semvis.style.grid import LAYER_SETS, RATIOS, reconstruct, style_grid
 
@@ -48,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_reconstruct(args: argparse.Namespace) -> int:
     check_output(args.output)
     style_layers = None if args.style_layers is None else args.style_layers.split(",")
-    result = reconstruct(args.image, args.content_layer, style_layers, config_from_args(args))
+    config = config_from_args(args)
+    with progress_bars() as progress:
+        result = reconstruct(args.image, args.content_layer, style_layers, config, progress, device=args.device)
     inputs = {"command": "style reconstruct", "image": str(args.image)}
     save_result(result, args.output, inputs)
     return 0
@@ -57,7 +60,17 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 def run_grid(args: argparse.Namespace) -> int:
     check_output(args.output)
     config = config_from_args(args)
-    sheet = style_grid(args.content, args.style, args.ratios, size=args.size, steps=args.steps, config=config)
+    with progress_bars() as progress:
+        sheet = style_grid(
+            args.content,
+            args.style,
+            args.ratios,
+            size=args.size,
+            steps=args.steps,
+            config=config,
+            progress=progress,
+            device=args.device,
+        )
     settings = {
         "command": "style grid",
         "content": str(args.content),

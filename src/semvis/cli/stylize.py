@@ -17,6 +17,7 @@ from PIL import Image
 
 from semvis import __version__
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.cli.stylize_video import add_video_arguments, stylize_video_file
 from semvis.data.images import load_tensor, save_image
 from semvis.data.video import is_video
@@ -155,7 +156,8 @@ def stylize_image(args: argparse.Namespace, config: StyleConfig) -> int:
     masks = None
     if args.mask is not None:
         masks = load_region_masks(args.mask, (content.shape[-1], content.shape[-2]), len(args.styles))
-    result = stylize(content, args.styles, config, masks)
+    with progress_bars() as progress:
+        result = stylize(content, args.styles, config, masks, progress, device=args.device)
     inputs = {"command": "stylize", "content": str(args.content), "styles": [str(s) for s in args.styles]}
     save_result(result, args.output, {**inputs, "mask": None if args.mask is None else str(args.mask)})
     return 0

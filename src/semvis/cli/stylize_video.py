@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from semvis.cli import console
+from semvis.cli.progress import progress_bars
 from semvis.data.images import save_image
 from semvis.data.video import DEFAULT_FPS, VideoWriter, check_video_output, open_frames
 from semvis.errors import DataError
@@ -45,7 +46,7 @@ def stylize_video_file(args: argparse.Namespace, config: StyleConfig) -> int:
     height, width = video_size((frames.size[1], frames.size[0]), config)
     fps = args.fps or frames.fps or DEFAULT_FPS
 
-    with VideoWriter(args.output, fps, (width, height)) as writer:
+    with VideoWriter(args.output, fps, (width, height)) as writer, progress_bars() as progress:
 
         def write(frame: FrameResult) -> None:
             writer.write(frame.image)
@@ -62,6 +63,8 @@ def stylize_video_file(args: argparse.Namespace, config: StyleConfig) -> int:
             flow_preset=args.flow_preset,
             max_frames=args.max_frames,
             on_frame=write,
+            progress=progress,
+            device=args.device,
         )
     console().print(
         f"wrote {args.output} ({result.frames} frames, {width}×{height} px, {fps:g} fps, "
