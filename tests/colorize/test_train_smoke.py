@@ -55,7 +55,7 @@ def test_train_colorizer_writes_loadable_fp16_weights(camvid: Path, tmp_path: Pa
     assert {"train_loss", "val_loss", "val_ab_psnr"} <= set(results)
     assert (out / "metrics.csv").is_file()
     with safe_open(str(out / WEIGHTS_FILE), framework="pt") as handle:
-        config = json.loads(handle.metadata()["semvis.colorizer"])
+        config = json.loads(handle.metadata()["semvis"])["config"]
         assert handle.get_tensor("to_ab.weight").dtype == torch.float16
     assert config == {"num_classes": 11, "width": 4, "instance_norm": True, "semantic": "embedding"}
     model = load_colorizer(out / WEIGHTS_FILE)
