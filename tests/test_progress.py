@@ -25,3 +25,18 @@ def test_tracked_takes_a_total_for_generators_and_passes_items_through_without_a
     list(tracked((i for i in range(3)), "g", seen.append, total=3))
     assert seen[-1] == ProgressUpdate("g", 3, 3)
     assert list(tracked(range(2), "quiet", None)) == [0, 1]
+
+
+def test_a_download_bar_shows_bytes_and_closes_at_the_end() -> None:
+    import io
+
+    from rich.console import Console
+
+    from semvis.cli.progress import DownloadBar
+
+    out = io.StringIO()
+    bar = DownloadBar(Console(file=out, width=80, force_terminal=True))
+    bar(1 << 20, 4 << 20)
+    assert bar.bars is not None
+    bar(4 << 20, 4 << 20)
+    assert bar.bars is None and "downloading weights" in out.getvalue() and "MB" in out.getvalue()

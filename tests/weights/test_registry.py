@@ -192,8 +192,14 @@ def test_download_is_verified_and_atomic(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SEMVIS_OFFLINE", "0")
     monkeypatch.setattr(fetch.urllib.request, "urlopen", lambda url, timeout: FakeResponse(data))
     entry = make_entry(data)
-    path = resolve(entry)
+    seen: list[int] = []
+    token = fetch.download_progress.set(lambda done, total: seen.append(done))
+    try:
+        path = resolve(entry)
+    finally:
+        fetch.download_progress.reset(token)
     assert path == cached_path(entry) and path.read_bytes() == data
+    assert seen == [len(data)]  # the command line's bar hears of every chunk
     bad = make_entry(data, filename="tampered.pth", sha256="0" * 64)
     with pytest.raises(WeightsError, match=r"sha256 mismatch for test.entry: expected 0{64}"):
         resolve(bad)

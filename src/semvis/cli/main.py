@@ -8,8 +8,10 @@ import logging
 import sys
 
 from semvis import __version__
+from semvis.cli.progress import DownloadBar
 from semvis.device import resolve_device
 from semvis.errors import SemvisError
+from semvis.weights import download_progress
 
 #: Subcommand modules in the order ``semvis --help`` lists them. Each defines
 #: ``register(subparsers)`` and sets ``func`` on its parser.
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.device = resolve_device(args.device)  # every command: an absent device is one clear error
+        download_progress.set(DownloadBar())
         return args.func(args) or 0
     except SemvisError as exc:
         print(f"semvis {args.command}: error: {exc}", file=sys.stderr)

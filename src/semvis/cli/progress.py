@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     ProgressColumn,
@@ -19,6 +20,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Column
 
@@ -66,3 +68,24 @@ def progress_bars(console: Console | None = None) -> Iterator[ProgressCallback]:
             bars.update(tasks[update.task], completed=update.done, total=update.total, status=update.status)
 
         yield draw
+
+
+class DownloadBar:
+    """A weight download's bar (``semvis.weights.download_progress``): shown from the first chunk to the last."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.bars: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bars is None:
+            columns = (TextColumn("downloading weights"), BarColumn(bar_width=BAR_WIDTH), DownloadColumn())
+            self.bars = Progress(*columns, TransferSpeedColumn(), console=self.console, transient=True)
+            self.bars.start()
+            self.task = self.bars.add_task("download", total=total)
+        assert self.task is not None
+        self.bars.update(self.task, completed=done, total=total)
+        if total is not None and done >= total:
+            self.bars.stop()
+            self.bars = None
