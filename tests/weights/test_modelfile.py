@@ -26,6 +26,7 @@ def test_header_holds_kind_config_labels_and_provenance(tmp_path: Path) -> None:
     header = read_header(path)
     assert (header.kind, header.version, header.config["depths"]) == ("gridnet", 1, [4, 8])
     assert header.labels == labels.to_dict() and header.provenance["data"] == "toy"
+    assert header.provenance["torch"] == torch.__version__ and "command" in header.provenance  # the run's facts
     loaded, loaded_labels = load_segmenter(str(path))  # a str path works as well as a Path
     assert loaded_labels == labels
     x = torch.rand(1, 1, 16, 16)

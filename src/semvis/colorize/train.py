@@ -111,6 +111,8 @@ def train_colorizer(
     trainer = Trainer(model, colorize_loss, train_set, cfg, val_set, metrics, progress=progress)
     results = trainer.fit()
     if is_main_process():
-        path = save_colorizer(model, cfg.out_dir / WEIGHTS_FILE)
+        path = save_colorizer(
+            model, cfg.out_dir / WEIGHTS_FILE, provenance={"data": str(data_root), "metrics": results}
+        )
         log.info("weights: %s", path)
     return results

@@ -416,7 +416,9 @@ def train_semantic_hashing(
     )
     weights = out_dir / "model.safetensors"
     if is_main_process():
-        save_hashnet(model.eval(), weights, backbone_weights=entry)
+        save_hashnet(
+            model.eval(), weights, backbone_weights=entry, provenance={"data": str(data_root), "metrics": hash_results}
+        )
         report = {
             "baseline": segmentation_root is None,
             "summary": scores.summary(),

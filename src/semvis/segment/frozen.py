@@ -132,7 +132,13 @@ def train_head(
     )
     results = trainer.fit()
     if is_main_process():
-        save_segmenter(model.eval(), cfg.out_dir / "model.safetensors", labels, backbone_weights=backbone_weights)
+        save_segmenter(
+            model.eval(),
+            cfg.out_dir / "model.safetensors",
+            labels,
+            backbone_weights=backbone_weights,
+            provenance={"metrics": results},
+        )
     return results
 
 

@@ -182,6 +182,8 @@ def train_segmenter(
     results = trainer.fit()
     if is_main_process():
         final = trainer.ema.module if trainer.ema is not None else model
-        save_segmenter(final, out_dir / "model.safetensors", labels)
+        save_segmenter(
+            final, out_dir / "model.safetensors", labels, provenance={"data": str(data_root), "metrics": results}
+        )
         log.info("weights: %s", out_dir / "model.safetensors")
     return results

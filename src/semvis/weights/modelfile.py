@@ -13,7 +13,13 @@ This module imports no model: each capability registers its kinds where it defin
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import os
+import platform
+import shlex
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,6 +111,20 @@ def input_specs(model: nn.Module) -> dict[str, InputSpec]:
     }
 
 
+def run_facts() -> dict[str, str]:
+    """What every saved model records of the run that wrote it: command, time, software and machine."""
+    machine = f"{os.cpu_count()} CPU threads ({platform.machine()})"
+    if torch.cuda.is_available():
+        machine += f", {torch.cuda.get_device_name()}"
+    return {
+        "command": shlex.join(sys.argv),
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "semvis": importlib.metadata.version("semvis"),
+        "torch": torch.__version__,
+        "machine": machine,
+    }
+
+
 def save_model(
     model: nn.Module,
     path: str | Path,
@@ -115,7 +135,10 @@ def save_model(
     shared: SharedWeights | None = None,
     half: bool = True,
 ) -> Path:
-    """Write ``model``'s tensors (fp16 by default) and its :class:`ModelHeader`, atomically."""
+    """Write ``model``'s tensors (fp16 by default) and its :class:`ModelHeader`, atomically.
+
+    ``provenance`` (data, metrics, notes) is recorded with :func:`run_facts`.
+    """
     from safetensors.torch import save_file
 
     if kind not in _KINDS:
@@ -126,7 +149,12 @@ def save_model(
         if shared is None or not k.startswith(shared.prefix)
     }
     header = ModelHeader(
-        kind, config, labels=labels, inputs=input_specs(model), shared=shared, provenance=provenance or {}
+        kind,
+        config,
+        labels=labels,
+        inputs=input_specs(model),
+        shared=shared,
+        provenance=run_facts() | (provenance or {}),
     )
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={HEADER_KEY: header.to_json()})
