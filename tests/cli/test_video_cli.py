@@ -231,3 +231,25 @@ def test_a_dff_file_runs_with_its_own_flow_network_by_default(
         capsys, *argv, "--weights", str(dff), "--flow", "dis", "--adaptive", "scale", "--threshold", "1"
     )
     assert code == 2 and "--adaptive scale needs a scale field, which --flow dis does not give" in err
+
+
+def test_the_cli_hands_its_options_and_device_to_segment_video(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import semvis.cli.video as cli_video
+    from semvis.video import SegmentedVideo
+    from semvis.video.timing import RunTiming
+
+    seen: dict[str, object] = {}
+
+    def fake(source: Path, output: Path, weights: Path | None, **kwargs: object) -> SegmentedVideo:
+        seen.update(kwargs, source=source, output=output, weights=weights)
+        return SegmentedVideo(output, (SIDE, SIDE), 24.0, "zero", RunTiming.of([0.1, 0.1], [True, False]), 0.2)
+
+    monkeypatch.setattr(cli_video, "segment_video", fake)
+    argv = ("video", "clip", "-o", str(tmp_path / "out.mp4"), "--flow", "zero", "--key-interval", "2")
+    code, stdout, err = run_cli(capsys, *argv, "--device", "cpu")
+    assert code == 0, err
+    assert seen["device"] == torch.device("cpu") and seen["key_interval"] == 2 and seen["flow"] == "zero"
+    assert seen["source"] == Path("clip") and seen["weights"] is None and callable(seen["progress"])
+    assert "2 frames, 1 key frames" in stdout.replace("\n", " ")

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
             report_path=args.report,
             max_frames=args.max_frames,
             fps=args.fps,
+            device=args.device,
             progress=progress,
         )
     timing, (width, height) = result.timing, result.size
