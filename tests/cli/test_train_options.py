@@ -85,6 +85,7 @@ def test_the_parsed_settings_reach_the_trainer(
     argv = ["train", "flow", "--photos", "p", "--out", str(tmp_path), "--epochs", "3", "--precision", "bf16"]
     code, stdout, err = run_cli(capsys, *argv, "--weight-decay", "0.01")
     assert code == 0, err
+    assert callable(seen.pop("progress"))
     assert seen == {
         "photos": Path("p"),
         "name": "simple",

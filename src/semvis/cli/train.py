@@ -1,9 +1,9 @@
 """``semvis train TASK``: one subcommand per trainable task, all on :mod:`semvis.train`.
 
 Every task's training options come from :class:`~semvis.train.TrainConfig`'s fields
-(:func:`add_config_options`), with the task's own defaults; what is parsed goes to its trainer as
-config overrides (:func:`config_overrides`). Multi-process training:
-``torchrun --nproc_per_node=N -m semvis.cli.main train …``.
+(:func:`add_config_options`), with the task's own defaults; :func:`run_trainer` hands what was
+parsed to the trainer as config overrides (:func:`config_overrides`), with a progress callback
+that draws bars. Multi-process training: ``torchrun --nproc_per_node=N -m semvis.cli.main train …``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from semvis.backbones import list_backbones
+from semvis.cli.progress import progress_bars
 from semvis.device import PRECISIONS
 from semvis.errors import SemvisError
 from semvis.hashing.codes import CODE_LENGTHS
@@ -45,6 +46,7 @@ HELPS = {
     "resume": "continue from the latest checkpoint in --out",
 }
 CONFIG_FIELDS = typing.get_type_hints(TrainConfig)
+T = TypeVar("T")
 
 
 def _option_type(annotation: Any) -> type | None:
@@ -89,6 +91,14 @@ def config_overrides(args: argparse.Namespace, leave_out: tuple[str, ...] = ()) 
     return {name: value for name, value in vars(args).items() if name in wanted and value is not None}
 
 
+def run_trainer(
+    args: argparse.Namespace, trainer: Callable[..., T], *inputs: Any, leave_out: tuple[str, ...] = (), **kwargs: Any
+) -> T:
+    """``trainer(*inputs, **kwargs)`` with the TrainConfig settings of ``args`` and progress bars drawn as it trains."""
+    with progress_bars() as progress:
+        return trainer(*inputs, **kwargs, **config_overrides(args, leave_out), progress=progress)
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("train", help="train a model (runs under torchrun for several processes)")
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -123,7 +133,9 @@ def report(results: dict[str, object]) -> int:
 def run_classify(args: argparse.Namespace) -> int:
     from semvis.classify import train_classifier
 
-    results = train_classifier(
+    results = run_trainer(
+        args,
+        train_classifier,
         args.arch,
         args.data,
         recipe=args.recipe,
@@ -131,7 +143,6 @@ def run_classify(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         size=args.size,
         pretrained=args.pretrained,
-        **config_overrides(args),
     )
     return report(results)
 
@@ -169,7 +180,9 @@ def run_segment(args: argparse.Namespace) -> int:
         model_kwargs = {"total_dropout": args.total_dropout}
     else:
         model_kwargs = {"output_stride": args.output_stride, "channels": args.head_channels}
-    results = train_segmenter(
+    results = run_trainer(
+        args,
+        train_segmenter,
         args.arch,
         args.data,
         crop=args.crop,
@@ -178,7 +191,6 @@ def run_segment(args: argparse.Namespace) -> int:
         aux_weight=args.aux_weight,
         val_split=args.val_split,
         model_kwargs=model_kwargs,
-        **config_overrides(args),
     )
     return report(results)
 
@@ -188,15 +200,17 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
 
     if args.arch == "gridnet" or args.scratch:
         raise SemvisError("--frozen-backbone needs a PSPNet with ImageNet weights (--arch pspnet-…, no --scratch)")
-    results = train_frozen_segmenter(
+    results = run_trainer(
+        args,
+        train_frozen_segmenter,
         args.arch,
         args.data,
+        leave_out=("num_workers", "amp"),  # the head trains on cached maps in-process
         gray=args.gray,
         output_stride=args.output_stride,
         channels=args.head_channels,
         val_split=args.val_split,
         balance=not args.no_balance,
-        **config_overrides(args, leave_out=("num_workers", "amp")),  # the head trains on cached maps in-process
     )
     return report(results)
 
@@ -233,7 +247,9 @@ def run_colorize(args: argparse.Namespace) -> int:
 
         predict, labels = load_segmenter_function(args.segment_weights)
         segmenter = (predict, len(labels.classes))
-    results = train_colorizer(
+    results = run_trainer(
+        args,
+        train_colorizer,
         args.data,
         crop=args.crop,
         resize=args.resize,
@@ -243,7 +259,6 @@ def run_colorize(args: argparse.Namespace) -> int:
         val_split=None if args.no_val else args.val_split,
         photos=args.photos,
         segmenter=segmenter,
-        **config_overrides(args),
     )
     return report(results)
 
@@ -284,7 +299,9 @@ def run_hash(args: argparse.Namespace) -> int:
 
     if args.baseline == (args.segment_data is not None):
         raise SemvisError("give --segment-data DIR for the PSP network, or --baseline for Lin et al. 2015 (not both)")
-    result = train_semantic_hashing(
+    result = run_trainer(
+        args,
+        train_semantic_hashing,
         args.data,
         segmentation_root=args.segment_data,
         cache_dir=args.cache,
@@ -295,7 +312,6 @@ def run_hash(args: argparse.Namespace) -> int:
         queries_per_class=args.queries_per_class,
         input_norm=not args.no_input_norm,
         segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
-        **config_overrides(args),
     )
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
     print(f"wrote {result.weights}")
@@ -346,7 +362,7 @@ def _davis_data(args: argparse.Namespace) -> DavisData:
 def run_video_training(args: argparse.Namespace) -> int:
     from semvis.video.train import train_frame_network
 
-    _, results = train_frame_network(_davis_data(args), **config_overrides(args))
+    _, results = run_trainer(args, train_frame_network, _davis_data(args))
     print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
 
@@ -356,8 +372,8 @@ def run_dff_training(args: argparse.Namespace) -> int:
     from semvis.video.joint import train_dff
 
     flow_weights = args.flow_weights or bundled_model(FLOWNET)
-    overrides = config_overrides(args)
-    _, results = train_dff(_davis_data(args), args.frame_weights, flow_weights, variant=args.variant, **overrides)
+    data = _davis_data(args)
+    _, results = run_trainer(args, train_dff, data, args.frame_weights, flow_weights, variant=args.variant)
     print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
 
@@ -377,7 +393,6 @@ def register_flow(tasks: argparse._SubParsersAction) -> None:
 def run_flow_training(args: argparse.Namespace) -> int:
     from semvis.video.flow_train import train_flownet
 
-    overrides = config_overrides(args)
-    _, results = train_flownet(args.photos, name=args.net, size=tuple(args.size), pairs=args.pairs, **overrides)
+    _, results = run_trainer(args, train_flownet, args.photos, name=args.net, size=tuple(args.size), pairs=args.pairs)
     print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
