@@ -1,6 +1,6 @@
-"""Backbones with named intermediate features: VGG-16/19 and Xception, each with its pretrained weights."""
+"""Backbones with named intermediate features: VGG-16/19, Xception and MobileNetV2, each with its pretrained weights."""
 
-from semvis.backbones import vgg, xception  # noqa: F401  (registers the builders and their weights)
+from semvis.backbones import mobilenetv2, vgg, xception  # noqa: F401  (registers the builders and their weights)
 from semvis.backbones.base import Backbone, FeatureExtractor, FeatureInfo, InputNormalize
 from semvis.backbones.registry import (
     backbone_options,

@@ -7,6 +7,7 @@ from torch import nn
 ACTIVATIONS = {
     "none": nn.Identity,
     "relu": lambda: nn.ReLU(inplace=False),
+    "relu6": lambda: nn.ReLU6(inplace=False),
     "elu": lambda: nn.ELU(inplace=False),
     "leaky_relu": lambda: nn.LeakyReLU(0.01),
 }
