@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -27,7 +28,8 @@ from semvis.train import (
     xception_rmsprop,
     xception_sgd,
 )
-from semvis.weights import list_weights, save_model
+from semvis.weights import list_weights, load_model, save_model
+from semvis.weights.modelfile import HEADER_KEY, safetensors_metadata
 
 log = logging.getLogger("semvis.classify")
 RECIPES = {"sgd": xception_sgd, "rmsprop": xception_rmsprop}
@@ -75,6 +77,21 @@ def classify(
     names = labels or (imagenet_classes() if probs.numel() == 1000 else [str(i) for i in range(probs.numel())])
     top = probs.topk(min(top_k, probs.numel()))
     return [Prediction(int(i), names[int(i)], float(p)) for p, i in zip(top.values, top.indices)]
+
+
+def load_classifier(
+    arch: str, weights: str | Path, num_classes: int, device: torch.device | str | None = None
+) -> Backbone:
+    """A backbone to classify with: a model file from ``semvis train classify`` (rebuilt with its own
+    architecture options and class count), or any weights :func:`~semvis.backbones.create_backbone` reads."""
+    path = Path(weights)
+    if path.suffix == ".safetensors" and path.is_file() and HEADER_KEY in safetensors_metadata(path):
+        loaded = load_model(path, ("backbone",), device, "classifier")
+        model = loaded.model
+        model.weights_source = model.head_source = str(path)
+        return model
+    model = create_backbone(arch, pretrained=weights, num_classes=num_classes)
+    return model if device is None else model.to(device)
 
 
 def require_classifier(model: Backbone) -> None:
@@ -143,9 +160,15 @@ def train_classifier(
     size: int | None = None,
     pretrained: bool | str | Path = False,
     progress: ProgressCallback | None = None,
+    model_options: dict[str, Any] | None = None,
     **overrides: object,
 ) -> dict[str, float]:
     """Train ``arch`` on a folder of class folders with the Xception §4.3 recipe.
+
+    ``model_options``: the architecture switches (:func:`~semvis.backbones.backbone_options`, e.g.
+    Xception's ``residual=False`` of Fig. 9 or ``intermediate_activation="relu"`` of Fig. 10);
+    they are saved with the weights. The RMSprop recipe decays every 3 million samples of *this*
+    training set (``samples_per_epoch``), as the paper's "every 3M samples" reads on any dataset.
 
     Writes checkpoints and ``metrics.csv`` under ``out_dir``, then the evaluation
     weights (EMA when enabled) as ``model.safetensors`` and ``classes.txt``, which
@@ -153,7 +176,8 @@ def train_classifier(
     ``progress`` gets the training steps (:class:`~semvis.train.Trainer`).
     """
     probe = ImageFolderDataset(data)
-    model = create_backbone(arch, pretrained=pretrained, num_classes=len(probe.classes))
+    options = dict(model_options or {})
+    model = create_backbone(arch, pretrained=pretrained, num_classes=len(probe.classes), **options)
     size = size or model.default_input_size
     train_set = ImageFolderDataset(data, transform=partial(train_transform, size=size))
     eval_tf = partial(eval_transform, size=size)
@@ -167,7 +191,8 @@ def train_classifier(
         train_set = Subset(train_set, train_idx)
     else:
         val_set = None
-    cfg: TrainConfig = RECIPES[recipe](out_dir=out_dir, **overrides)
+    schedule = {"samples_per_epoch": len(train_set)} if recipe == "rmsprop" else {}
+    cfg: TrainConfig = RECIPES[recipe](out_dir=out_dir, **schedule, **overrides)
     trainer = Trainer(
         model,
         classification_loss,
@@ -180,7 +205,7 @@ def train_classifier(
     results = trainer.fit()
     if is_main_process():
         final = trainer.ema.module if trainer.ema is not None else model
-        config = {"arch": arch, "num_classes": len(probe.classes)}
+        config = {"arch": arch, "num_classes": len(probe.classes)} | options
         provenance = {"data": str(data), "recipe": recipe, "metrics": results}
         save_model(final, out_dir / "model.safetensors", "backbone", config, provenance=provenance)
         (out_dir / "classes.txt").write_text("\n".join(probe.classes) + "\n")

@@ -62,7 +62,7 @@ def test_loss_decreases_and_csv_is_written(tmp_path):
     trainer = _trainer(tmp_path)
     result = trainer.fit()
     header, rows = _read_csv(tmp_path / "metrics.csv")
-    assert header == ["epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc"]
+    assert header == ["epoch", "step", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_top5"]
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert [int(r["step"]) for r in rows] == [4, 8, 12, 16]
     assert [float(r["lr"]) for r in rows] == pytest.approx([0.1 * 0.8**e for e in range(4)])

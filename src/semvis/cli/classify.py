@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from semvis.backbones import create_backbone, list_backbones
-from semvis.classify import classify
+from semvis.backbones import list_backbones
+from semvis.classify import classify, load_classifier
 from semvis.cli import console
 
 
@@ -16,7 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("classify", help="top-k classes of images (ImageNet names for 1000 classes)")
     parser.add_argument("images", nargs="+", type=Path)
     parser.add_argument("--arch", default="xception", choices=list_backbones())
-    parser.add_argument("--weights", required=True, help="weight file, or a registered weight name")
+    parser.add_argument(
+        "--weights",
+        required=True,
+        help="weight file or registered weight name; a `semvis train classify` model file brings its own "
+        "architecture and class count",
+    )
     parser.add_argument("--classes", type=int, default=1000, help="classifier size (default 1000)")
     parser.add_argument("--labels", type=Path, help="text file with one class name per line")
     parser.add_argument("--size", type=int, help="input size (default: the architecture's, e.g. 299 for Xception)")
@@ -25,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = create_backbone(args.arch, pretrained=args.weights, num_classes=args.classes)
+    model = load_classifier(args.arch, args.weights, args.classes)
     labels = args.labels.read_text().splitlines() if args.labels else None
     size = args.size or model.default_input_size
     out = console()

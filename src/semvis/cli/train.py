@@ -115,6 +115,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     classify.add_argument("--size", type=int, help="input size (default: the architecture's)")
     classify.add_argument("--pretrained", default=False, help="initial weights: a file or registered name")
+    ablation = classify.add_argument_group("Xception ablations (saved with the weights)")
+    ablation.add_argument(
+        "--no-residual", dest="residual", action="store_false", help="drop every residual connection (Fig. 9)"
+    )
+    ablation.add_argument(
+        "--intermediate-activation",
+        choices=("relu", "elu"),
+        help="non-linearity between depthwise and pointwise convolutions (Fig. 10; default none, as the paper)",
+    )
+    ablation.add_argument(
+        "--fc-layers", type=int, nargs="+", metavar="WIDTH", help="fully connected layers before the classifier"
+    )
+    ablation.add_argument("--dropout", type=float, help="dropout before the classifier (default 0.5, §4.3)")
     add_config_options(classify, "runs/classify", {"epochs": 10, "batch_size": 32, "num_workers": 2})
     classify.set_defaults(func=run_classify)
     register_segment(tasks)
@@ -143,8 +156,23 @@ def run_classify(args: argparse.Namespace) -> int:
         val_fraction=args.val_fraction,
         size=args.size,
         pretrained=args.pretrained,
+        model_options=xception_options(args),
     )
     return report(results)
+
+
+def xception_options(args: argparse.Namespace) -> dict[str, object]:
+    """The ablation switches given on the command line; refused by name for an architecture without them."""
+    given = {
+        "residual": args.residual,
+        "intermediate_activation": args.intermediate_activation,
+        "fc_layers": tuple(args.fc_layers) if args.fc_layers else None,
+        "dropout": args.dropout,
+    }
+    options = {name: value for name, value in given.items() if value is not None and value is not True}
+    if options and args.arch != "xception":
+        raise SemvisError(f"{', '.join(options)}: Xception ablations; --arch {args.arch} has no such switch")
+    return options
 
 
 def register_segment(tasks: argparse._SubParsersAction) -> None:

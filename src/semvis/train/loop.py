@@ -153,6 +153,7 @@ class Trainer:
             self.ema = ModelEMA(self.model, self.ema.decay)
         elif self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+            self.ema.updates = state["step"]  # one EMA update per optimizer step: the warm-up resumes too
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])

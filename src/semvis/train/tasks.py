@@ -21,13 +21,18 @@ def classification_loss(
 
 
 def classification_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
-    """Mean cross-entropy (``loss``) and top-1 accuracy (``acc``) over ``loader``."""
+    """Mean cross-entropy (``loss``), top-1 (``acc``) and top-5 (``top5``) accuracy over ``loader``.
+
+    Top-5 counts a label among the five highest logits (all of them when there are fewer classes).
+    """
     device = next(model.parameters()).device
-    total_loss, correct, count = 0.0, 0, 0
+    total_loss, correct, correct5, count = 0.0, 0, 0, 0
     for batch in loader:
         images, labels = move_to(batch, device)
         logits = model(images)
         total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
         correct += int((logits.argmax(dim=1) == labels).sum())
+        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        correct5 += int((top5 == labels[:, None]).any(dim=1).sum())
         count += labels.numel()
-    return {"loss": total_loss / count, "acc": correct / count}
+    return {"loss": total_loss / count, "acc": correct / count, "top5": correct5 / count}

@@ -161,7 +161,8 @@ def save_model(
     return Path(path)
 
 
-def _metadata(path: Path) -> dict[str, str]:
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file; one clear error for a missing or foreign file."""
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
@@ -179,7 +180,7 @@ def read_header(path: str | Path, what: str = "semvis model") -> ModelHeader:
     ``what`` names the expected model in the error for a file without a semvis header.
     """
     path = Path(path)
-    meta = _metadata(path)
+    meta = safetensors_metadata(path)
     try:
         if HEADER_KEY in meta:
             return ModelHeader.from_json(meta[HEADER_KEY])
