@@ -1,10 +1,15 @@
-"""Keras 2 HDF5 weight files ⇄ semvis state dicts (needs ``h5py``, the ``keras`` extra).
+"""Keras weight files ⇄ semvis state dicts (needs ``h5py``, the ``keras`` extra).
 
-A Keras weight file lists its layers in the root attribute ``layer_names``; each
-layer group lists its datasets in ``weight_names``, in Keras' order (kernel, bias;
+Two layouts are read. A Keras 2 ``.h5`` lists its layers in the root attribute
+``layer_names``; each layer group lists its datasets in ``weight_names``. A Keras 3
+``.keras`` file is a zip of ``config.json`` (the model: its layers, in ``model.layers``
+order, with their names) and ``model.weights.h5``, where a layer's weights sit under
+``layers/<snake_case class name>[_N]/vars/0, 1…``: N counts the layers of that class in
+``model.layers`` order within their model, and a nested model's layers sit under its own
+group (``layers/functional/layers/…``). Weights come in Keras' order in both (kernel, bias;
 depthwise, pointwise; gamma, beta, moving mean, moving variance).
 
-This module knows Keras' file layout and layer kinds, not any network: a family passes
+This module knows Keras' file layouts and layer kinds, not any network: a family passes
 its table of :class:`KerasLayer` (Keras name or ``None`` for an unnamed layer, kind,
 semvis module), in the order the Keras code created the layers. Named layers are matched
 by name; unnamed ones are told apart by their weights (conv, sepconv, BN, dense) and
@@ -13,7 +18,10 @@ matched, per kind, by the number Keras appended to their name — the creation o
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,15 +127,88 @@ def _creation_number(name: str) -> int:
 
 
 def convert_keras_h5(path: Path, layers: list[KerasLayer], network: str) -> StateDict:
-    """Read a Keras ``.h5`` of ``network`` into a semvis state dict.
+    """Read a Keras 2 ``.h5`` of ``network`` into a semvis state dict.
 
     ``layers``: the network's weighted layers in Keras creation order; a file may lack the
     trailing dense classifier (a ``notop`` file).
     """
+    return _state_dict(path, _read_layers(path), layers, network)
+
+
+def _snake_case(class_name: str) -> str:
+    """Keras 3's group name for a class: ``SeparableConv2D`` → ``separable_conv2d``, ``ReLU`` → ``re_lu``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", re.sub(r"\W+", "", class_name))
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_models(config: dict, group: str, found: dict[str, tuple[str, list[dict]]]) -> None:
+    """Every model in a ``config.json`` (itself and nested ones): name → (its h5 group, its layer configs)."""
+    layers = config.get("config", {}).get("layers")
+    if not isinstance(layers, list):
+        return
+    found[str(config["config"].get("name", config.get("name", "")))] = (group, layers)
+    counts: dict[str, int] = {}
+    for layer in layers:
+        key = _snake_case(str(layer["class_name"]))
+        counts[key] = counts.get(key, -1) + 1
+        _keras3_models(layer, f"{group}/layers/{key}{f'_{counts[key]}' if counts[key] else ''}", found)
+
+
+def _read_keras3_layers(path: Path, model: str) -> list[tuple[str, list[np.ndarray]]]:
+    """(layer name, weights in Keras order) for every layer with weights of the (sub)model named ``model``."""
+    h5py = _h5py()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+            weights = io.BytesIO(archive.read("model.weights.h5"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise WeightsError(
+            f"{path}: not a Keras 3 .keras file (a zip of config.json and model.weights.h5): {exc}"
+        ) from None
+    models: dict[str, tuple[str, list[dict]]] = {}
+    _keras3_models(config, "", models)
+    if model not in models:
+        raise WeightsError(f"{path}: holds no Keras model named {model!r} (models: {', '.join(models) or 'none'})")
+    group, configs = models[model]
+    counts: dict[str, int] = {}
+    read = []
+    try:
+        with h5py.File(weights, "r") as handle:
+            for layer in configs:
+                key = _snake_case(str(layer["class_name"]))
+                counts[key] = counts.get(key, -1) + 1
+                name = f"{group}/layers/{key}{f'_{counts[key]}' if counts[key] else ''}/vars".lstrip("/")
+                if name in handle and len(handle[name]):
+                    variables = handle[name]
+                    read.append(
+                        (
+                            str(layer["config"]["name"]),
+                            [np.asarray(variables[str(i)], dtype=np.float32) for i in range(len(variables))],
+                        )
+                    )
+    except (OSError, KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise WeightsError(f"{path}: model.weights.h5 is not readable as Keras 3 weights ({exc})") from exc
+    return read
+
+
+def convert_keras3(path: Path, layers: list[KerasLayer], network: str, model: str) -> StateDict:
+    """Read the model named ``model`` inside a Keras 3 ``.keras`` file into a semvis state dict.
+
+    ``model`` may be the file's top model or one nested in it — e.g. a Keras Applications
+    base under a transfer-learning head, whose own layers are then not read. ``layers`` as
+    for :func:`convert_keras_h5`; the layer names come from ``config.json``.
+    """
+    return _state_dict(path, _read_keras3_layers(path, model), layers, network)
+
+
+def _state_dict(
+    path: Path, read: list[tuple[str, list[np.ndarray]]], layers: list[KerasLayer], network: str
+) -> StateDict:
+    """Match the (Keras layer name, weights) read from ``path`` to ``layers``; a semvis state dict."""
     by_name = {layer.keras_name: layer for layer in layers if layer.keras_name}
     matched: list[tuple[KerasLayer, str, list[np.ndarray]]] = []
     unnamed: dict[str, list[tuple[int, int, str, list[np.ndarray]]]] = {kind: [] for kind in _KINDS}
-    for index, (name, weights) in enumerate(_read_layers(path)):
+    for index, (name, weights) in enumerate(read):
         kind = _RANKS.get(tuple(w.ndim for w in weights))
         if kind is None:
             shapes = ", ".join(str(w.shape) for w in weights)

@@ -13,19 +13,23 @@ from torch import nn
 from semvis.errors import WeightsError
 from semvis.weights.fetch import resolve
 from semvis.weights.formats import FORMATS, StateDict, format_for_file
-from semvis.weights.registry import WeightEntry, default_weights, get_weights
+from semvis.weights.registry import WeightEntry, default_weights, get_weights, list_weights
 from semvis.weights.spec import InputSpec
 
 log = logging.getLogger("semvis.weights")
 
 
 def looks_like_entry_name(text: str) -> bool:
-    """``vgg19.torchvision`` is a registry name; ``./w.pth`` or ``w.h5`` are files."""
+    """``vgg19.torchvision`` is a registry name; ``./w.pth`` or ``w.h5`` are files.
+
+    A registered name wins over a weight-file suffix (``xception.keras``) unless a file of that name exists.
+    """
     path = Path(text)
-    is_file_like = (
-        path.exists() or "/" in text or path.suffix.lower() in {s for f in FORMATS.values() for s in f.suffixes}
-    )
-    return not is_file_like
+    if path.exists() or "/" in text:
+        return False
+    if any(entry.name == text for entry in list_weights()):
+        return True
+    return path.suffix.lower() not in {s for f in FORMATS.values() for s in f.suffixes}
 
 
 def pick_entry(arch: str, pretrained: bool | str | Path) -> tuple[WeightEntry | None, Path | None]:
