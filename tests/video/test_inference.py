@@ -7,7 +7,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semvis.video import AdaptiveSchedule, DeepFeatureFlow, DISFlow, FixedInterval, build_dff, run_video, zero_flow
+from semvis.video import (
+    AdaptiveSchedule,
+    DeepFeatureFlow,
+    DenseFlow,
+    DISFlow,
+    FixedInterval,
+    build_dff,
+    run_video,
+    zero_flow,
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +103,21 @@ def test_dis_flow_plugs_in_as_hand_crafted_flow(model: DeepFeatureFlow) -> None:
     assert estimate.flow[0, 0, 16:-16, 16:-16].median().item() == pytest.approx(3.0, abs=0.5)
     results = list(run_video(model, [key, current], flow=DISFlow("fast")))
     assert [r.key for r in results] == [True, False] and results[1].labels.shape == (96, 64)
+
+
+def test_a_dense_flow_plugs_in_without_a_scale_field(model: DeepFeatureFlow) -> None:
+    """:class:`DenseFlow` wraps a plain ``flow(frame1, frame2)`` such as :class:`semvis.flow.RAFTFlow`."""
+    from semvis.flow import RAFTFlow
+
+    calls: list[tuple[torch.Size, torch.Size]] = []
+
+    def shift(current: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
+        calls.append((current.shape, key.shape))
+        return torch.full((1, 2, *current.shape[-2:]), 3.0)
+
+    frames = scene(4, 2)
+    estimate = DenseFlow(shift)(frames[1], frames[0])
+    assert estimate.scale is None and torch.equal(estimate.flow, torch.full((1, 2, 32, 32), 3.0))
+    assert calls == [(frames[1].shape, frames[0].shape)]
+    results = list(run_video(model, frames, flow=DenseFlow(RAFTFlow(iterations=2, weights=False))))
+    assert [r.key for r in results] == [True, False] and results[1].labels.shape == (32, 32)

