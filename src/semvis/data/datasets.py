@@ -12,7 +12,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from semvis.data.images import IMAGE_EXTENSIONS, image_to_tensor, list_images, load_image, load_label
-from semvis.data.labels import DEFAULT_IGNORE_INDEX
+from semvis.data.labels import DEFAULT_IGNORE_INDEX, LabelSpec
 from semvis.errors import DataError
 from semvis.paths import data_root
 
@@ -127,6 +127,11 @@ class SegmentationDataset(Dataset):
         self.samples = self._voc_samples(voc_list) if voc_list.is_file() else self._camvid_samples(split)
         if voc_list.is_file() and not self.classes:
             self.classes, self.colors = list(VOC_CLASSES), voc_palette(len(VOC_CLASSES))
+
+    @property
+    def labels(self) -> LabelSpec:
+        """The dataset's classes, colours and ignored value, as a model trained on it records them."""
+        return LabelSpec(tuple(self.classes), tuple(self.colors), self.ignore_index)
 
     def _camvid_samples(self, split: str) -> list[tuple[Path, Path]]:
         split_dir = self.root / split

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import colorsys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from semvis.data.datasets import SegmentationDataset
+from typing import Any
 
 #: The label value losses, scores and padding skip unless a dataset names another.
 DEFAULT_IGNORE_INDEX = 255
@@ -33,10 +30,6 @@ class LabelSpec:
         """The inverse of :meth:`to_dict` (as stored in a model file's header)."""
         colors = tuple((int(r), int(g), int(b)) for r, g, b in data.get("colors", ()))
         return cls(tuple(str(c) for c in data["classes"]), colors, int(data.get("ignore_index", DEFAULT_IGNORE_INDEX)))
-
-    @classmethod
-    def from_dataset(cls, dataset: SegmentationDataset) -> LabelSpec:
-        return cls(tuple(dataset.classes), tuple(dataset.colors), dataset.ignore_index)
 
     @property
     def palette(self) -> list[tuple[int, int, int]]:

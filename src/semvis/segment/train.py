@@ -115,7 +115,7 @@ class PairTransform:
 def training_split(data_root: str | Path) -> tuple[SegmentationDataset, LabelSpec]:
     """``data_root/train`` and its classes; a clear error when ``classes.json`` does not name them."""
     train_set = SegmentationDataset(data_root, "train")
-    labels = LabelSpec.from_dataset(train_set)
+    labels = train_set.labels
     if not labels.classes:
         raise DataError(f"{data_root}: classes.json is needed to name the classes")
     return train_set, labels
