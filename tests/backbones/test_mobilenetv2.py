@@ -8,9 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from semvis.backbones import TORCHVISION_RGB, create_backbone
+from semvis.backbones import TORCHVISION_RGB, create_backbone, stage_roles
 from semvis.backbones.mobilenetv2 import InvertedResidual, port_module_names, round_width
-from semvis.backbones.roles import stage_roles
 from semvis.errors import WeightsError
 from semvis.weights import get_weights, package_path, torch_load, verify
 

@@ -21,6 +21,26 @@ from torch import nn
 from semvis.weights.spec import TORCHVISION_RGB, InputSpec
 
 
+@dataclass(frozen=True)
+class StageRoles:
+    """Which named stage of a backbone plays which part for the networks built on it (PSPNet, DFF, hashing).
+
+    Each family declares its roles where it registers its builder (``@register_backbone(roles=…)``).
+
+    Attributes:
+        dense: the last feature stage, run dilated at output stride 8 or 16 (PSPNet's main
+            input, DFF's N_feat).
+        aux: an intermediate stage for PSPNet's auxiliary head.
+        semifinal: the "semifinal conv block" of deep hashing, a map at 1/8 of the input.
+        semifinal_stride: the output stride to build the backbone with so ``semifinal`` is at 1/8.
+    """
+
+    dense: str
+    aux: str
+    semifinal: str
+    semifinal_stride: int
+
+
 class InputNormalize(nn.Module):
     """Maps RGB in [0, 1] to the convention of an :class:`InputSpec` (no parameters)."""
 

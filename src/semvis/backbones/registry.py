@@ -6,21 +6,41 @@ import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from semvis.backbones.base import Backbone, FeatureExtractor
+from semvis.backbones.base import Backbone, FeatureExtractor, StageRoles
 from semvis.weights import load_entry_state, load_state, register_model
 
 BackboneBuilder = Callable[..., Backbone]
 _BUILDERS: dict[str, BackboneBuilder] = {}
+_ROLES: dict[str, StageRoles] = {}
 #: Arguments :func:`create_backbone` passes to every builder itself.
 _COMMON = ("num_classes", "output_stride")
 
 
-def register_backbone(builder: BackboneBuilder) -> BackboneBuilder:
-    """Register a builder under its function name (``vgg19``, ``xception``…); a name registered twice raises."""
-    if builder.__name__ in _BUILDERS:
-        raise ValueError(f"backbone {builder.__name__!r} is already registered")
-    _BUILDERS[builder.__name__] = builder
-    return builder
+def register_backbone(
+    builder: BackboneBuilder | None = None, *, roles: StageRoles | None = None
+) -> BackboneBuilder | Callable[[BackboneBuilder], BackboneBuilder]:
+    """Register a builder under its function name (``vgg19``, ``xception``…); a name registered twice raises.
+
+    Use as ``@register_backbone`` or ``@register_backbone(roles=StageRoles(...))``, which also
+    declares which stage plays which part for PSPNet, DFF and hashing (:func:`stage_roles`).
+    """
+
+    def register(builder: BackboneBuilder) -> BackboneBuilder:
+        if builder.__name__ in _BUILDERS:
+            raise ValueError(f"backbone {builder.__name__!r} is already registered")
+        _BUILDERS[builder.__name__] = builder
+        if roles is not None:
+            _ROLES[builder.__name__] = roles
+        return builder
+
+    return register if builder is None else register(builder)
+
+
+def stage_roles(name: str) -> StageRoles:
+    """The :class:`StageRoles` a registered backbone declared; ``ValueError`` for one without them."""
+    if name not in _ROLES:
+        raise ValueError(f"backbone must be one of {sorted(_ROLES)}, got {name!r}")
+    return _ROLES[name]
 
 
 def list_backbones() -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from semvis.backbones.base import Backbone
+from semvis.backbones.base import Backbone, StageRoles
 from semvis.backbones.registry import register_backbone
 from semvis.errors import WeightsError
 from semvis.weights import (
@@ -95,13 +95,15 @@ class VGG(Backbone):
         return [name for name in self.stages if name.startswith("conv")]
 
 
-@register_backbone
+# Stage roles: PSPNet reads the last block dilated and the fourth as auxiliary input; hashing's semifinal
+# block is the fourth (512 channels, 28×28 at 224 px, before its pool).
+@register_backbone(roles=StageRoles("relu5_3", "relu4_3", "relu4_3", 32))
 def vgg16(num_classes: int | None = None, output_stride: int = 32, pooling: str = "max") -> VGG:
     """VGG-16 (configuration D)."""
     return VGG(BLOCK_DEPTHS["vgg16"], num_classes, pooling, output_stride)
 
 
-@register_backbone
+@register_backbone(roles=StageRoles("relu5_4", "relu4_4", "relu4_4", 32))
 def vgg19(num_classes: int | None = None, output_stride: int = 32, pooling: str = "max") -> VGG:
     """VGG-19 (configuration E), the network of Gatys et al. 2015."""
     return VGG(BLOCK_DEPTHS["vgg19"], num_classes, pooling, output_stride)

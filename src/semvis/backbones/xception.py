@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.backbones.base import Backbone
+from semvis.backbones.base import Backbone, StageRoles
 from semvis.backbones.registry import register_backbone
 from semvis.nn import ConvBNAct, SeparableConv2d
 from semvis.weights import KERAS_TF, EvalTransform, WeightEntry, WeightFormat, register_format, register_weights
@@ -213,7 +213,10 @@ class Xception(Backbone):
         self.fc_layers = tuple(fc_layers)
 
 
-@register_backbone
+# Stage roles: PSPNet reads the exit flow dilated and the last middle block as auxiliary input; hashing's
+# semifinal block is the last entry-flow block (728 channels) at output stride 8, 28×28 at 224 px
+# (``entry2``, 256 channels at stride 8 without dilation, would be the cheaper choice).
+@register_backbone(roles=StageRoles("exit_conv", "middle8", "entry3", 8))
 def xception(
     num_classes: int | None = None,
     output_stride: int = 32,

@@ -39,8 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.backbones import create_backbone
-from semvis.backbones.roles import stage_roles
+from semvis.backbones import create_backbone, stage_roles
 from semvis.hashing.codes import CODE_LENGTHS
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling

@@ -25,8 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from semvis.backbones import FeatureExtractor, InputSpec, create_backbone
-from semvis.backbones.roles import stage_roles
+from semvis.backbones import FeatureExtractor, InputSpec, create_backbone, stage_roles
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
 

@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.backbones import FeatureExtractor, create_backbone
-from semvis.backbones.roles import stage_roles
+from semvis.backbones import FeatureExtractor, create_backbone, stage_roles
 from semvis.data import match_channels
 from semvis.nn.warp import warp
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
