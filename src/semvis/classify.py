@@ -152,10 +152,10 @@ def split_indices(n: int, val_fraction: float, seed: int = 0) -> tuple[list[int]
 
 def train_classifier(
     arch: str,
-    data: Path,
-    out_dir: Path,
+    data: str | Path,
+    out_dir: str | Path,
     recipe: str = "sgd",
-    val: Path | None = None,
+    val: str | Path | None = None,
     val_fraction: float = 0.1,
     size: int | None = None,
     pretrained: bool | str | Path = False,
@@ -175,6 +175,7 @@ def train_classifier(
     ``semvis classify --weights … --labels …`` reads. Works under ``torchrun``.
     ``progress`` gets the training steps (:class:`~semvis.train.Trainer`).
     """
+    data, out_dir, val = Path(data), Path(out_dir), None if val is None else Path(val)
     probe = ImageFolderDataset(data)
     options = dict(model_options or {})
     model = create_backbone(arch, pretrained=pretrained, num_classes=len(probe.classes), **options)

@@ -249,3 +249,17 @@ def test_defaults_and_unknown_names() -> None:
         get_weights("vgg19.nope")
     with pytest.raises(WeightsError, match="are for vgg16, not vgg19"):
         create_backbone("vgg19", pretrained="vgg16.torchvision")
+
+
+def test_path_parameters_take_strings(tmp_path: Path) -> None:
+    from semvis.weights import file_digests, read_state
+
+    torch.manual_seed(0)
+    write_torchvision_vgg(tmp_path / "vgg16.pth", create_backbone("vgg16", num_classes=1000))
+    state, spec = read_state(str(tmp_path / "vgg16.pth"), "vgg16")
+    assert spec == TORCHVISION_RGB and "stages.conv5_3.weight" in state
+    data = (tmp_path / "vgg16.pth").read_bytes()
+    assert file_digests(str(tmp_path / "vgg16.pth"))["sha256"] == hashlib.sha256(data).hexdigest()
+    assert verify(str(tmp_path / "vgg16.pth"), make_entry(data)) == "sha256"
+    model = create_backbone("vgg16", pretrained=str(tmp_path / "vgg16.pth"), num_classes=1000)
+    assert model.head_source == str(tmp_path / "vgg16.pth")

@@ -23,7 +23,7 @@ def showcase(name: str) -> ModuleType:
 
 
 def run_demo(
-    out_dir: Path,
+    out_dir: str | Path,
     only: list[str] | None = None,
     progress: ProgressCallback | None = None,
     device: DeviceSpec | None = None,
@@ -32,5 +32,5 @@ def run_demo(
     ``progress`` counts showcases."""
     written: list[Path] = []
     for name in tracked(only or list(SHOWCASES), "demo", progress):
-        written += showcase(name).run(out_dir, device)
+        written += showcase(name).run(Path(out_dir), device)
     return written

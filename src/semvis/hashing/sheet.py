@@ -29,8 +29,9 @@ def captioned(path: Path | str, caption: str) -> Image.Image:
     return thumb
 
 
-def contact_sheet(query: Path, hits: list[SearchHit]) -> Image.Image:
+def contact_sheet(query: str | Path, hits: list[SearchHit]) -> Image.Image:
     """The query then the results in rank order, captioned with rank and Hamming distance."""
+    query = Path(query)
     tiles = [captioned(query, "query")]
     tiles += [captioned(hit.path, f"#{rank}  d={hit.distance}") for rank, hit in enumerate(hits, start=1)]
     rows = [tiles[i : i + SHEET_COLUMNS] for i in range(0, len(tiles), SHEET_COLUMNS)]

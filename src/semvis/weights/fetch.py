@@ -29,7 +29,7 @@ DownloadProgress = Callable[[int, int | None], None]
 download_progress: ContextVar[DownloadProgress | None] = ContextVar("download_progress", default=None)
 
 
-def file_digests(path: Path) -> dict[str, str]:
+def file_digests(path: str | Path) -> dict[str, str]:
     """sha256 and md5 of a file, read once."""
     sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as handle:
@@ -39,7 +39,7 @@ def file_digests(path: Path) -> dict[str, str]:
     return {"sha256": sha.hexdigest(), "md5": md5.hexdigest()}
 
 
-def verify(path: Path, entry: WeightEntry) -> str:
+def verify(path: str | Path, entry: WeightEntry) -> str:
     """Check ``path`` against the entry's digest; return which check passed.
 
     Raises :class:`WeightsError` with expected and actual digests on mismatch.
@@ -80,9 +80,13 @@ def package_path(entry: WeightEntry) -> Path | None:
 
 
 def resolve(
-    entry: WeightEntry, explicit: Path | None = None, download: bool = True, on_progress: DownloadProgress | None = None
+    entry: WeightEntry,
+    explicit: str | Path | None = None,
+    download: bool = True,
+    on_progress: DownloadProgress | None = None,
 ) -> Path:
     """Return a verified local path for ``entry`` (explicit path, cache, package, then URL)."""
+    explicit = None if explicit is None else Path(explicit)
     looked: list[str] = []
     for label, path in (("explicit path", explicit), ("cache", cached_path(entry))):
         if path is not None and path.is_file():
@@ -127,8 +131,9 @@ def download_file(entry: WeightEntry, on_progress: DownloadProgress | None = Non
     return target
 
 
-def import_file(source: Path, entry: WeightEntry) -> Path:
+def import_file(source: str | Path, entry: WeightEntry) -> Path:
     """Verify a local file against ``entry`` and copy it into the cache atomically."""
+    source = Path(source)
     if not source.is_file():
         raise WeightsError(f"{source}: no such file")
     verify(source, entry)

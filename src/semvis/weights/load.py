@@ -57,8 +57,9 @@ def _header_input_spec(path: Path) -> InputSpec | None:
     return None if spec is None else InputSpec.from_dict(spec)
 
 
-def read_state(path: Path, arch: str | None = None, fmt_name: str | None = None) -> tuple[StateDict, InputSpec]:
+def read_state(path: str | Path, arch: str | None = None, fmt_name: str | None = None) -> tuple[StateDict, InputSpec]:
     """Convert a weight file into a semvis state dict plus its input convention."""
+    path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weight file")
     fmt = FORMATS[fmt_name] if fmt_name else format_for_file(path, arch)
