@@ -236,9 +236,8 @@ class RAFTSmall(nn.Module):
     """RAFT-small: ``model(frame1, frame2)`` → flow from frame 1 to frame 2, ``B × 2 × H × W`` in pixels.
 
     Frames are RGB in [0, 1], ``B × 3 × H × W``, any size: padded inside to a multiple of 8 by
-    replicating the border (``padding``, a key of :data:`PADDINGS`; frames under 64 px are padded to
-    64) and cropped back. The
-    flow follows :func:`semvis.nn.warp.warp`: ``frame1(p) ≈ frame2(p + flow(p))``.
+    replicating the border (``padding``, a key of :data:`PADDINGS`; sides under 64 px are padded to
+    64) and cropped back. The flow follows :func:`semvis.nn.warp.warp`: ``frame1(p) ≈ frame2(p + flow(p))``.
     """
 
     input_spec = RAFT_RGB
