@@ -156,7 +156,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], object, str, dict[str, objec
         lambda t: ["classify", image(t / "c.png"), "--weights", "w", "--size", "8"],
         cli_classify,
         "classify",
-        {"create_backbone": tiny_classifier},
+        {"load_classifier": tiny_classifier},
     ),
     "index build": (
         lambda t: ["index", "build", str(Path(image(t / "c.png")).parent), "--out", str(t / "i")],
