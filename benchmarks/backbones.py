@@ -28,6 +28,7 @@ Usage: ``python benchmarks/backbones.py [--repeats 5] [--threads N] [--retrieval
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -152,6 +153,7 @@ def main() -> None:
                         help="architectures measured with random weights when none are available offline")  # fmt: skip
     parser.add_argument("--only", nargs="+", metavar="NAME", help="entry names or architectures to measure")
     parser.add_argument("--no-variants", action="store_true", help="skip the eager/channels-last/fused timing table")
+    parser.add_argument("--no-retrieval", action="store_true", help="skip the Caltech-101 mAP (a quick timing run)")
     parser.add_argument("--data", type=Path, default=data_root() / "caltech101")
     parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
@@ -160,6 +162,7 @@ def main() -> None:
     if not rows:
         raise SystemExit("nothing to measure: no weights available offline and no --random architecture")
     database, query = retrieval_split(args.data)
+    load_before = os.getloadavg()[0]
     peak = matmul_flops_per_s(args.repeats)
 
     table = [
@@ -175,18 +178,23 @@ def main() -> None:
         x = torch.rand(1, 3, size, size)
         params = sum(p.numel() for p in model.parameters())
         flops = count_flops(partial(model, x))
-        torch.set_num_threads(args.retrieval_threads)
-        score = retrieval_map(model, database, query, row.label)
-        torch.set_num_threads(args.threads)
+        score = None
+        if not args.no_retrieval:
+            torch.set_num_threads(args.retrieval_threads)
+            score = retrieval_map(model, database, query, row.label)
+            torch.set_num_threads(args.threads)
         with torch.inference_mode():  # timed after the retrieval pass, so one-time initialisation is done
             rate = 1 / best_seconds(partial(model, x), args.repeats)
         weights = row.entry.name if row.entry else "random init"
-        table.append(f"| {row.arch} | {weights} | {size} | {params:,} | {flops / 1e9:.2f} | {rate:.1f} | {score:.3f} |")
+        shown = "—" if score is None else f"{score:.3f}"
+        table.append(f"| {row.arch} | {weights} | {size} | {params:,} | {flops / 1e9:.2f} | {rate:.1f} | {shown} |")
         print(table[-1], file=sys.stderr, flush=True)
 
     lines = [
         f"CPU: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}; "
-        f"best square fp32 matmul: {peak / 1e9:.1f} GFLOP/s (best of {args.repeats} runs, n = 1024/2048/3072)",
+        f"best square fp32 matmul: {peak / 1e9:.1f} GFLOP/s (best of {args.repeats} runs, n = 1024/2048/3072); "
+        f"1-minute load average {load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (other jobs "
+        "on the machine slow the timings down)",
         "",
         "## Which backbone",
         "",
