@@ -29,7 +29,8 @@ from semvis.train import (
     xception_sgd,
 )
 from semvis.weights import list_weights, load_model, save_model
-from semvis.weights.modelfile import HEADER_KEY, safetensors_metadata
+from semvis.weights.formats import safetensors_metadata
+from semvis.weights.modelfile import HEADER_KEY
 
 log = logging.getLogger("semvis.classify")
 RECIPES = {"sgd": xception_sgd, "rmsprop": xception_rmsprop}

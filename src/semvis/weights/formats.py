@@ -87,6 +87,19 @@ def convert_safetensors(path: Path) -> StateDict:
         raise WeightsError(f"{path}: not a readable safetensors file: it is {sniff(path)} ({exc})") from None
 
 
+def safetensors_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file; one clear error for a missing or foreign file."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return handle.metadata() or {}
+    except (SafetensorError, OSError, ValueError):
+        raise WeightsError(f"{path}: not a readable safetensors file: it is {sniff(path)}") from None
+
+
 SAFETENSORS = register_format(
     WeightFormat(
         "safetensors",

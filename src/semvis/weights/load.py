@@ -12,7 +12,7 @@ from torch import nn
 
 from semvis.errors import WeightsError
 from semvis.weights.fetch import resolve
-from semvis.weights.formats import FORMATS, StateDict, format_for_file
+from semvis.weights.formats import FORMATS, StateDict, format_for_file, safetensors_metadata
 from semvis.weights.registry import WeightEntry, default_weights, get_weights, list_weights
 from semvis.weights.spec import InputSpec
 
@@ -46,10 +46,7 @@ def pick_entry(arch: str, pretrained: bool | str | Path) -> tuple[WeightEntry | 
 
 def _header_input_spec(path: Path) -> InputSpec | None:
     """The input convention a semvis safetensors file records for its top-level ``normalize``."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata() or {}
+    meta = safetensors_metadata(path)
     if "semvis" in meta:
         spec = json.loads(meta["semvis"]).get("inputs", {}).get("normalize")
     else:  # files written before the v1 model header

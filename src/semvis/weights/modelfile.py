@@ -30,7 +30,7 @@ from torch import nn
 
 from semvis.atomic import atomic_path
 from semvis.errors import WeightsError
-from semvis.weights.formats import convert_safetensors, sniff
+from semvis.weights.formats import convert_safetensors, safetensors_metadata
 from semvis.weights.load import load_state
 from semvis.weights.spec import InputSpec
 
@@ -159,19 +159,6 @@ def save_model(
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={HEADER_KEY: header.to_json()})
     return Path(path)
-
-
-def safetensors_metadata(path: Path) -> dict[str, str]:
-    """The string metadata of a safetensors file; one clear error for a missing or foreign file."""
-    from safetensors import SafetensorError, safe_open
-
-    if not path.is_file():
-        raise WeightsError(f"{path}: no such weight file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            return handle.metadata() or {}
-    except (SafetensorError, OSError, ValueError):
-        raise WeightsError(f"{path}: not a readable safetensors file: it is {sniff(path)}") from None
 
 
 def read_header(path: str | Path, what: str = "semvis model") -> ModelHeader:
