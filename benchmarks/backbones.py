@@ -46,7 +46,7 @@ from semvis.data import ImageFolderDataset
 from semvis.hashing.metrics import mean_average_precision
 from semvis.nn.fuse import fuse_conv_bn
 from semvis.paths import data_root
-from semvis.weights import WeightEntry, cached_path, list_weights, package_path
+from semvis.weights import WeightEntry, available_offline, list_weights
 
 OUTPUT = Path(__file__).parent / "results" / "backbones.md"
 MAP_K = 10
@@ -69,10 +69,6 @@ class Row:
 
     def input_size(self, model: Backbone) -> int:
         return self.entry.transform.size if self.entry else model.default_input_size
-
-
-def available_offline(entry: WeightEntry) -> bool:
-    return cached_path(entry).is_file() or package_path(entry) is not None
 
 
 def rows_to_measure(random_archs: list[str], only: list[str] | None) -> list[Row]:

@@ -6,6 +6,7 @@ formats here (``register_weights``, ``register_format``); capabilities register 
 """
 
 from semvis.weights.fetch import (
+    available_offline,
     cached_path,
     download_progress,
     file_digests,
@@ -13,6 +14,7 @@ from semvis.weights.fetch import (
     package_path,
     resolve,
     verify,
+    weights_at_hand,
 )
 from semvis.weights.formats import FORMATS, StateDict, WeightFormat, format_for_file, register_format, sniff, torch_load
 from semvis.weights.load import LoadReport, load_entry_state, load_state, read_state
@@ -54,6 +56,7 @@ __all__ = [
     "StateDict",
     "WeightEntry",
     "WeightFormat",
+    "available_offline",
     "cached_path",
     "default_weights",
     "download_progress",
@@ -78,4 +81,5 @@ __all__ = [
     "sniff",
     "torch_load",
     "verify",
+    "weights_at_hand",
 ]

