@@ -7,7 +7,15 @@ import json
 import numpy as np
 
 from semvis.hashing import pack_codes
-from semvis.hashing.evaluate import RetrievalScores, comparison_table, evaluate_retrieval, per_class_tables, pr_chart
+from semvis.hashing.evaluate import (
+    RetrievalScores,
+    code_statistics,
+    comparison_table,
+    evaluate_retrieval,
+    float_ranking_scores,
+    per_class_tables,
+    pr_chart,
+)
 
 
 def _scores() -> RetrievalScores:
@@ -46,3 +54,23 @@ def test_tables_and_chart() -> None:
     assert set(per_class) == {1, 2, 4} and "| dog | 1.000 |" in per_class[4]
     chart = pr_chart({"PSP": s}, "title")
     assert chart.size == (640, 420) and len(np.unique(np.asarray(chart).reshape(-1, 3), axis=0)) > 2
+
+
+def test_float_ranking_is_by_cosine_not_length() -> None:
+    # query 0 points along x; db 1 is along x but short, db 0 is long and off-axis: cosine prefers db 1
+    db = np.array([[10.0, 8.0], [0.1, 0.0], [0.0, 1.0]])
+    scores = float_ranking_scores(np.array([[1.0, 0.0]]), np.array([1]), db, np.array([0, 1, 0]), (1, 3))
+    assert scores["map@1"] == 1.0 and scores["p@1"] == 1.0
+    assert scores["p@3"] == 1 / 3
+    assert float_ranking_scores(np.array([[0.0, 1.0]]), np.array([1]), db, np.array([0, 1, 0]), (1,))["map@1"] == 0
+
+
+def test_code_statistics_of_known_codes() -> None:
+    # bit 0 always 1 (balance 0.5, constant), bits 1 and 2 equal (r = 1), bit 3 the opposite of bit 1
+    # (r = -1); bits 4-7 always 0 (constant)
+    b = np.array([[1, 0, 0, 1], [1, 1, 1, 0], [1, 0, 0, 1], [1, 1, 1, 0]])
+    stats = code_statistics(pack_codes(np.hstack([b, np.zeros((4, 4), int)])), 8)
+    assert stats["distinct"] == 2 and stats["distinct_fraction"] == 0.5
+    assert stats["worst_bit_balance"] == 0.5 and stats["bit_balance"] == (0.5 + 0 + 0 + 0 + 4 * 0.5) / 8
+    # |r| of the 56 ordered off-diagonal pairs: the 6 among bits 1-3 are 1, every pair with a constant bit 0
+    assert np.isclose(stats["bit_correlation"], 6 / 56)

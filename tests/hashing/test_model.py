@@ -85,6 +85,13 @@ def test_xception_trunk_at_output_stride_8() -> None:
     assert small_net(backbone="xception", feature_layer="entry2").psp.out_channels == 512
 
 
+def test_final_features_are_the_last_stage_at_stride_32() -> None:
+    model = small_net(backbone="mobilenet_v2", feature_layer="final")
+    assert model.feature_layer == "conv_last" and model.config["feature_layer"] == "conv_last"
+    with torch.inference_mode():
+        assert model.trunk(torch.rand(1, 3, 64, 64))["conv_last"].shape == (1, 1280, 2, 2)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

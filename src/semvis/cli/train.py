@@ -303,7 +303,15 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     )
     hashing.add_argument("--segment-data", type=Path, help="phase-1 masks: CamVid or VOC2012 layout")
     hashing.add_argument("--baseline", action="store_true", help="Lin et al. 2015: no PSP, no phase 1")
-    hashing.add_argument("--backbone", default="vgg19", choices=("vgg19", "vgg16", "xception"))
+    hashing.add_argument(
+        "--backbone", default="vgg19", choices=list_backbones(), help="trunk (its offline ImageNet weights)"
+    )
+    hashing.add_argument(
+        "--features",
+        default="semifinal",
+        choices=("semifinal", "final"),
+        help="trunk stage under PSP: the paper's semifinal block (1/8) or the last stage (1/32)",
+    )
     hashing.add_argument("--bits", type=int, default=48, choices=CODE_LENGTHS)
     hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
     hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
@@ -339,9 +347,17 @@ def run_hash(args: argparse.Namespace) -> int:
         hidden=args.hidden,
         queries_per_class=args.queries_per_class,
         input_norm=not args.no_input_norm,
+        feature_layer=args.features,
         segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
     )
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
+    floats = ", ".join(f"{k} {v:.3f}" for k, v in result.float_features.items())
+    print(f"float features of the same trunk (cosine): {floats}")
+    stats = result.code_stats
+    print(
+        f"database codes: {stats['distinct']} distinct, bit balance {stats['bit_balance']:.3f}, "
+        f"mean |bit correlation| {stats['bit_correlation']:.3f}"
+    )
     print(f"wrote {result.weights}")
     return 0
 

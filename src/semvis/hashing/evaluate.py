@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from semvis.hashing.codes import unpack_codes
 from semvis.hashing.metrics import (
     PRCurve,
     mean_average_precision,
@@ -83,6 +84,51 @@ def evaluate_retrieval(
         precision_recall_curve(query_labels, db_labels, codes, bits),
         {k: per_class_map(query_labels, db_labels, codes, k, class_names) for k in cutoffs},
     )
+
+
+def float_ranking_scores(
+    query_features: np.ndarray,
+    query_labels: np.ndarray,
+    db_features: np.ndarray,
+    db_labels: np.ndarray,
+    cutoffs: Sequence[int] = MAP_CUTOFFS,
+) -> dict[str, float]:
+    """mAP@k and P@k of ranking by cosine similarity of float features (the bar codes must clear),
+    keyed as :meth:`RetrievalScores.summary`."""
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+    distances = -(unit(query_features) @ unit(db_features).T)  # nearest first; ties by index as for codes
+    maps = {f"map@{k}": mean_average_precision(query_labels, db_labels, distances, k) for k in cutoffs}
+    return maps | {f"p@{k}": precision_at_k(query_labels, db_labels, distances, k) for k in cutoffs}
+
+
+def code_statistics(packed: np.ndarray, bits: int) -> dict[str, float]:
+    """How well a set of codes uses its bits: ``distinct`` codes (and their ``distinct_fraction``),
+    ``bit_balance`` (mean over bits of |fraction of ones − 0.5|; 0 is perfectly balanced) with the
+    worst bit (``worst_bit_balance``), and ``bit_correlation`` (mean |Pearson r| over pairs of bits;
+    a constant bit counts as uncorrelated)."""
+    bits01 = (unpack_codes(np.asarray(packed), bits) > 0).astype(np.float64)
+    n = len(bits01)
+    ones = bits01.mean(axis=0)
+    centred = bits01 - ones
+    std = np.sqrt((centred**2).mean(axis=0))
+    live = std > 0
+    corr = np.zeros((bits, bits))
+    if live.any():
+        z = centred[:, live] / std[live]
+        corr[np.ix_(live, live)] = z.T @ z / n
+    off = ~np.eye(bits, dtype=bool)
+    distinct = len(np.unique(np.asarray(packed), axis=0))
+    return {
+        "distinct": distinct,
+        "distinct_fraction": distinct / n,
+        "bit_balance": float(np.abs(ones - 0.5).mean()),
+        "worst_bit_balance": float(np.abs(ones - 0.5).max()),
+        "bit_correlation": float(np.abs(corr[off]).mean()),
+    }
 
 
 def comparison_table(scores: Mapping[str, RetrievalScores]) -> str:

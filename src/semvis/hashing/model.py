@@ -99,7 +99,8 @@ class SemanticHashNet(nn.Module):
     """Trunk → PSP → (segmentation head | hash head); see the module docstring.
 
     Args:
-        backbone: ``vgg19`` (default), ``vgg16`` or ``xception``.
+        backbone: a registered backbone (:func:`~semvis.backbones.list_backbones`): ``vgg16`` is
+            the paper's family, ``vgg19`` (default), ``xception`` and ``mobilenet_v2`` are others.
         pretrained: as for :func:`~semvis.backbones.create_backbone` (ImageNet weights of the trunk).
         bits: code length, one of 16, 32, 48, 64, 128.
         num_classes: classes of the phase-2 classifier (101 for Caltech-101).
@@ -109,7 +110,8 @@ class SemanticHashNet(nn.Module):
         hidden: width of FC6/FC7 (4096 in the paper).
         dropout: after FC6 and FC7.
         baseline: Lin et al. 2015 — no PSP, no segmentation head.
-        feature_layer: trunk stage to use instead of the backbone's semifinal stage.
+        feature_layer: trunk stage to use instead of the backbone's semifinal stage (the paper's,
+            at 1/8 of the input); ``"final"`` names the last stage, at 1/32 (see the module docstring).
         input_norm: batch-normalise the pooled input of FC6 (see the module docstring).
     """
 
@@ -142,10 +144,11 @@ class SemanticHashNet(nn.Module):
             )
         if baseline and num_seg_classes:
             raise ValueError("the baseline (Lin et al. 2015) has no segmentation head: leave num_seg_classes unset")
-        self.feature_layer = feature_layer or roles.semifinal
-        self.trunk = create_backbone(
-            backbone, pretrained, output_stride=roles.semifinal_stride, features=[self.feature_layer]
+        self.feature_layer = {None: roles.semifinal, "semifinal": roles.semifinal, "final": roles.dense}.get(
+            feature_layer, feature_layer
         )
+        stride = roles.semifinal_stride if self.feature_layer == roles.semifinal else 32
+        self.trunk = create_backbone(backbone, pretrained, output_stride=stride, features=[self.feature_layer])
         channels = self.trunk.feature_info[0].channels
         self.psp = None if baseline else PyramidPooling(channels, psp_bins)
         width = channels if self.psp is None else self.psp.out_channels

@@ -46,7 +46,7 @@ from semvis.device import model_device
 from semvis.errors import DataError
 from semvis.hashing.codes import binarize, pack_codes
 from semvis.hashing.encode import INPUT_SIZE, square_crop
-from semvis.hashing.evaluate import RetrievalScores, evaluate_retrieval
+from semvis.hashing.evaluate import RetrievalScores, code_statistics, evaluate_retrieval, float_ranking_scores
 from semvis.hashing.model import SemanticHashNet, save_hashnet
 from semvis.progress import ProgressCallback
 from semvis.segment.train import segmentation_loss, segmentation_metrics, training_split
@@ -190,6 +190,11 @@ def pyramid_pools(features: torch.Tensor, grids: Sequence[int], chunk: int = 256
     return torch.cat(out)
 
 
+def global_average(maps: torch.Tensor) -> np.ndarray:
+    """The trunk's maps averaged over space, ``N × C`` float32: the float features codes are compared with."""
+    return pyramid_pools(maps, (1,))[:, :, 0].numpy()
+
+
 class HashPhase(nn.Module):
     """Phase 2 on :func:`pyramid_pools` of the trunk's maps: exactly (PSP →) hash head, far cheaper.
 
@@ -300,6 +305,8 @@ class HashTrainingResult:
     scores: RetrievalScores
     segmentation: dict[str, float] | None
     hashing: dict[str, float]
+    float_features: dict[str, float]
+    code_stats: dict[str, float]
 
 
 def _segmentation_phase_file(
@@ -356,6 +363,7 @@ def train_semantic_hashing(
     queries_per_class: int = 10,
     input_size: int = INPUT_SIZE,
     input_norm: bool = True,
+    feature_layer: str | None = None,
     segmentation_overrides: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     **overrides: Any,
@@ -369,11 +377,11 @@ def train_semantic_hashing(
     and their ``device`` (default auto) holds the whole network, trunk included, for both phases.
     ``progress`` gets the caching and the training steps.
     """
-    from semvis.weights import default_weights
+    from semvis.weights import weights_at_hand
 
     data_root, out_dir = Path(data_root), Path(out_dir)
     cache_dir = Path(cache_dir) if cache_dir is not None else out_dir
-    entry = default_weights(backbone).name
+    entry = weights_at_hand(backbone).name
     database, query = retrieval_splits(data_root, queries_per_class, input_size)
     seg_train, seg_labels = training_split(segmentation_root) if segmentation_root is not None else (None, None)
     model = SemanticHashNet(
@@ -386,6 +394,7 @@ def train_semantic_hashing(
         hidden=hidden,
         baseline=segmentation_root is None,
         input_norm=input_norm,
+        feature_layer=feature_layer,
     )
     device = overrides.get("device", "auto")
     model.to(init_distributed(device).device)
@@ -403,17 +412,19 @@ def train_semantic_hashing(
         )
         model.drop_segmentation_head()
     cached = partial(cache_split, model, out_dir=cache_dir, size=input_size, progress=progress)
-    train = pooled_split(model, cached(database, name=f"{data_root.name}-database"))
-    test = pooled_split(model, cached(query, name=f"{data_root.name}-query"))
-    hash_results = train_hash_phase(model, train, out_dir, progress, **overrides)
-    scores = evaluate_retrieval(
-        cached_codes(model, test),
-        test.tensors[1].numpy(),
-        cached_codes(model, train),
-        train.tensors[1].numpy(),
-        bits,
-        database.classes,
+    db_maps, query_maps = (
+        cached(database, name=f"{data_root.name}-database"),
+        cached(query, name=f"{data_root.name}-query"),
     )
+    train, test = pooled_split(model, db_maps), pooled_split(model, query_maps)
+    hash_results = train_hash_phase(model, train, out_dir, progress, **overrides)
+    db_codes, db_labels = cached_codes(model, train), train.tensors[1].numpy()
+    query_labels = test.tensors[1].numpy()
+    scores = evaluate_retrieval(cached_codes(model, test), query_labels, db_codes, db_labels, bits, database.classes)
+    float_scores = float_ranking_scores(
+        global_average(query_maps.features), query_labels, global_average(db_maps.features), db_labels
+    )
+    stats = code_statistics(db_codes, bits)
     weights = out_dir / "model.safetensors"
     if is_main_process():
         save_hashnet(
@@ -421,11 +432,15 @@ def train_semantic_hashing(
         )
         report = {
             "baseline": segmentation_root is None,
+            "backbone_weights": entry,
+            "feature_layer": model.feature_layer,
             "summary": scores.summary(),
+            "float_features": float_scores,
+            "codes": stats,
             "scores": scores.to_dict(),
             "segmentation_phase": seg_results,
             "hash_phase": hash_results,
         }
         with atomic_path(out_dir / "retrieval.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1))
-    return HashTrainingResult(weights, scores, seg_results, hash_results)
+    return HashTrainingResult(weights, scores, seg_results, hash_results, float_scores, stats)
