@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import semvis.hashing.index as index_module
 from semvis.errors import SemvisError
 from semvis.hashing import FileInfo, HashCodes, HashIndex, hamming_distance
 
 MODEL = "sha256:model-a"
-NO_FILE = FileInfo(0.0, 0, "0" * 40)
+NO_FILE = FileInfo(0.0, 0)
 
 
 def random_codes(n: int, seed: int, model: str = MODEL, values: int = 256) -> HashCodes:
@@ -50,7 +49,46 @@ def test_add_search_remove_round_trip(tmp_path: Path, kind: str) -> None:
         assert all(h.path not in paths[:100] for h in hit)
     assert [h[0].path for h in index.search(codes[100:], k=1)] == paths[100:]
     index.check()
+    index.compact()
+    assert index.stats().segments == 1 and index.stats().tombstones == 0
+    assert [h[0].path for h in index.search(codes[100:], k=1)] == paths[100:]
+    index.check()
     index.close()
+
+
+def brute_force(index: HashIndex, queries: HashCodes, k: int) -> list[list[tuple[int, int]]]:
+    """(distance, id) of the k nearest live items, from the catalogue's codes."""
+    rows = index._conn.execute("SELECT id, code FROM items ORDER BY id").fetchall()
+    ids = np.array([r[0] for r in rows])
+    codes = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), 6)
+    distances = hamming_distance(queries.packed, codes)
+    return [[(int(row[i]), int(ids[i])) for i in np.lexsort((ids, row))[:k]] for row in distances]
+
+
+def test_segments_merge_geometrically_removals_write_no_file_and_compact(tmp_path: Path) -> None:
+    index = HashIndex.create(tmp_path / "idx", 48, MODEL)
+    rng = np.random.default_rng(0)
+    counts = []
+    for b in range(60):
+        add(index, names(f"b{b}", 10), random_codes(10, b, values=4))  # few distinct distances: ties
+        counts.append(index.stats().segments)
+        if b % 3 == 2:
+            files = sorted(index.root.iterdir())
+            gone = [f"/img/b{c}/{j}.jpg" for c, j in rng.integers(0, [b + 1, 10], (4, 2))]
+            index.remove(gone)
+            assert sorted(index.root.iterdir()) == files  # a tombstone each, no segment rewritten
+    assert max(counts) <= 8 and index.stats().tombstones > 0  # O(log n) segments for 600 items
+    add(index, names("b3", 2), random_codes(2, 99, values=4))  # replaces two items: new ids
+    queries = random_codes(8, 100, values=4)
+    expected = brute_force(index, queries, 40)
+    assert [[(h.distance, h.id) for h in hits] for hits in index.search(queries, k=40)] == expected
+    index.check()
+    index.compact()
+    stats = index.stats()
+    assert (stats.segments, stats.tombstones, stats.items) == (1, 0, len(index))
+    assert len([p for p in index.root.iterdir() if p.suffix == ".faiss"]) == 1
+    assert [[(h.distance, h.id) for h in hits] for hits in index.search(queries, k=40)] == expected
+    index.check()
 
 
 def test_removing_everything_leaves_an_empty_index(tmp_path: Path) -> None:
@@ -149,8 +187,11 @@ def test_default_metadata_describes_the_file(tmp_path: Path) -> None:
     image.write_bytes(b"abc")
     index = HashIndex.create(tmp_path / "idx", 48, MODEL)
     index.add([str(image)], random_codes(1, 0))
-    row = index._conn.execute("SELECT size, sha1 FROM items").fetchone()
-    assert row == (3, "a9993e364706816aba3e25717850c26c9cd0d89d")
+    assert index.file_infos([str(image), "/elsewhere.jpg"]) == {str(image): FileInfo(image.stat().st_mtime, 3)}
+    hashed = FileInfo.of(image, content_hash=True)
+    assert hashed.sha1 == "a9993e364706816aba3e25717850c26c9cd0d89d"
+    assert FileInfo(0.0, 3, hashed.sha1).unchanged(hashed) and not FileInfo(0.0, 3).unchanged(hashed)
+    assert not FileInfo(0.0, 3).unchanged(FileInfo.of(image))
     with pytest.raises(SemvisError, match="missing.jpg"):
         index.add([str(tmp_path / "missing.jpg")], random_codes(1, 0))
 
@@ -166,17 +207,18 @@ def test_searching_an_empty_index(tmp_path: Path) -> None:
 def test_corrupt_or_missing_files_are_named(tmp_path: Path) -> None:
     index, _, _ = new_index(tmp_path, n=10)
     root = index.root
-    faiss_file = root / f"codes.{index.version}.faiss"
+    faiss_file = root / f"seg.{index.version}.faiss"
     index.close()
     with pytest.raises(SemvisError, match="not a hash index"):
         HashIndex.open(tmp_path / "nowhere")
 
     good = faiss_file.read_bytes()
     faiss_file.write_bytes(good[: len(good) // 2])
-    with pytest.raises(SemvisError, match=f"{faiss_file}: corrupt faiss index"):
+    with pytest.raises(SemvisError) as corrupt:
         HashIndex.open(root)
+    assert str(corrupt.value) == f"{faiss_file}: corrupt index segment (faiss cannot read it)"
     faiss_file.unlink()
-    with pytest.raises(SemvisError, match=f"{faiss_file}: faiss file named by .* is missing"):
+    with pytest.raises(SemvisError, match=f"{faiss_file}: index segment listed in the manifest is missing"):
         HashIndex.open(root)
     faiss_file.write_bytes(good)
 
@@ -199,7 +241,7 @@ def test_a_failed_commit_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
     def fail(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module.faiss, "write_index_binary", fail)
+    monkeypatch.setattr(HashIndex, "_write_manifest", fail)  # after the new segment file is written
     with pytest.raises(OSError, match="disk full"):
         add(index, names("b", 5), random_codes(5, 1))
     with pytest.raises(OSError, match="disk full"):
@@ -211,10 +253,10 @@ def test_a_failed_commit_changes_nothing(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_files_left_by_a_killed_writer_are_cleaned_up(tmp_path: Path) -> None:
     index, _, _ = new_index(tmp_path, n=3)
-    (index.root / f"codes.{index.version + 1}.faiss").write_bytes(b"half")
-    (index.root / f".codes.{index.version + 1}.0123abcd.tmp.faiss").write_bytes(b"half")
-    add(index, names("b", 1), random_codes(1, 1))
-    assert sorted(p.name for p in index.root.iterdir()) == ["catalog.sqlite", f"codes.{index.version}.faiss"]
+    (index.root / f"seg.{index.version + 1}.faiss").write_bytes(b"half")
+    (index.root / f".seg.{index.version + 1}.0123abcd.tmp.faiss").write_bytes(b"half")
+    add(index, names("b", 1), random_codes(1, 1))  # 3 > 2 × 1: a segment of its own
+    assert sorted(p.name for p in index.root.iterdir()) == ["catalog.sqlite", "seg.1.faiss", "seg.2.faiss"]
 
 
 WRITER = """

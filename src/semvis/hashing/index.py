@@ -1,37 +1,40 @@
-"""A persistent Hamming search index: a faiss binary index plus an SQLite catalogue.
+"""A persistent Hamming search index: append-only faiss segments plus an SQLite catalogue.
 
 An index is a folder::
 
-    catalog.sqlite           meta (format, bits, kind, fingerprint, version, faiss file, …)
-                             and items (id, path, code, mtime, size, sha1, added)
-    codes.<version>.faiss    the faiss index of that version (none while the index is empty)
+    catalog.sqlite        meta (format, bits, kind, fingerprint, version, items, attrs, …),
+                          items (id, path, code, mtime, size, sha1, added),
+                          segments (file, first_id, last_id, count): the manifest,
+                          tombstones (id): removed items that a segment still holds
+    seg.<version>.faiss   one immutable segment (:mod:`semvis.hashing.segments`) per manifest row
 
-**Ids** are SQLite ``AUTOINCREMENT`` keys, never reused; faiss stores them as its labels
-(``IndexBinaryIDMap2`` around ``IndexBinaryFlat`` / ``IndexBinaryHNSW``;
-``IndexBinaryIVF`` keeps ids itself). Removing works by ``remove_ids`` for flat and IVF;
-``IndexBinaryHNSW`` cannot remove, so a removal rebuilds it from the codes in the catalogue.
-An IVF index is (re)trained from all codes whenever it has grown fourfold since its last
-training, with ``nlist = min(4·√n, n / 39)`` lists.
+**Ids** are SQLite ``AUTOINCREMENT`` keys, never reused; faiss stores them as its labels.
+Every commit that adds items writes one new segment with their codes, in id order; a segment
+therefore covers a contiguous id range. To keep the segments few (O(log n)), the new segment
+absorbs the newest existing ones while each holds at most twice as many codes as the merge so
+far, so every code is rewritten O(log n) times in all, instead of the whole index per commit.
+A merge rebuilds from the catalogue's live codes of the merged ranges, which drops their
+tombstones. :meth:`HashIndex.compact` merges everything into one segment. **Removing** an item
+deletes its row and records a tombstone: no file is written; a segment whose every id is a
+tombstone is dropped. Each segment is of the index's kind: ``flat`` (exact), ``hnsw`` or
+``ivf`` (approximate; IVF is trained on the segment's own codes, ``nlist = min(4·√n, n / 39)``).
 
-**Codes** are stored in the catalogue too (the source of truth for rebuilds and
-:meth:`HashIndex.check`). faiss gets them zero-padded to 4, 8, 16, 32 or 64 bytes — the
-code sizes it has specialised Hamming kernels for (48-bit codes search more than 3×
-faster as 8 bytes); zero padding leaves every distance unchanged.
+**Codes** are stored in the catalogue too: the source of truth for merges and :meth:`HashIndex.check`.
 
 **Commits.** Every change is one SQLite transaction, which is the commit point:
-``BEGIN IMMEDIATE`` (one writer at a time) → edit rows and the in-memory faiss index →
-write ``codes.<version+1>.faiss`` atomically (temporary file, fsync, rename, fsync of the
-folder) → set ``version`` and the file name in ``meta`` → ``COMMIT`` → delete the
-previous faiss file. A process killed at any moment leaves either the old version (the
-new faiss file is an orphan, deleted by the next commit) or the new one, both complete.
-Readers load the faiss file inside a read transaction, so a writer cannot commit (and
-delete that file) while they read it; every call re-checks ``version`` and reloads when
-another process committed. Copying the catalogue per commit (as a manifest switching two
-files would need) is avoided: SQLite's journal makes its own update atomic.
+``BEGIN IMMEDIATE`` (one writer at a time) → edit rows → write the new segment atomically
+(temporary file, fsync, rename, fsync of the folder) → update the manifest, tombstones and
+``version`` → ``COMMIT`` → delete the files of merged or dropped segments. A process killed at
+any moment leaves either the old version (a new segment file is an orphan, deleted by the next
+writer) or the new one, both complete. Readers load segment files inside a read transaction, so
+a writer cannot commit (and delete a file) while they read; every call re-checks ``version``,
+reloads the manifest and loads only the segments it does not hold yet. Several processes (for
+example the ranks of a distributed build) can add to one index: their commits take turns.
 
-**Ties.** Results are ordered by (distance, id). For a flat index the k nearest are
-exactly the first k in that order (faiss scans in id order and keeps the lower position
-among equal distances); HNSW and IVF are approximate.
+**Ties.** Results are ordered by (distance, id). Each segment is asked for its ``k`` nearest plus
+as many as it holds tombstones, and the union is ranked by (distance, id). For a flat index the
+k nearest are exactly the first k in that order (faiss scans a segment in id order and keeps the
+lower position among equal distances); HNSW and IVF are approximate.
 """
 
 from __future__ import annotations
@@ -51,26 +54,31 @@ from typing import NamedTuple, overload
 
 import numpy as np
 
-try:
-    import faiss
-except ImportError:  # the `search` extra; the CLI must still start without it
-    faiss = None
-
-from semvis.atomic import atomic_path
 from semvis.errors import SemvisError
 from semvis.hashing.codes import CODE_LENGTHS, HashCodes
+from semvis.hashing.segments import (
+    KINDS,
+    Segment,
+    build_faiss,
+    faiss_code_size,
+    faiss_contents,
+    pad_codes,
+    read_segment,
+    require_faiss,
+    write_segment,
+)
 
-FORMAT = 1
+FORMAT = 2
 DB_NAME = "catalog.sqlite"
-KINDS = ("flat", "hnsw", "ivf")
-#: Code sizes (bytes) with specialised faiss Hamming kernels.
-FAISS_CODE_SIZES = (4, 8, 16, 32, 64)
-HNSW_M = 32
 #: Rows per SQL ``IN (…)`` list.
 SQL_CHUNK = 500
 #: SQLite memory-map limit (address space, not memory).
 MMAP_BYTES = 1 << 30
-_FAISS_FILE = re.compile(r"^\.?codes\.\d+\..*faiss$")
+#: Seconds a writer waits for another one's commit (a large merge can take minutes).
+BUSY_SECONDS = 600
+#: A new segment absorbs the newest ones while each holds at most this many times its codes.
+MERGE_RATIO = 2
+_SEGMENT_FILE = re.compile(r"^\.?seg\.\d+\..*faiss$")
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,29 +91,44 @@ CREATE TABLE items (
     sha1 TEXT NOT NULL,
     added REAL NOT NULL
 );
+CREATE TABLE segments (
+    file TEXT PRIMARY KEY,
+    first_id INTEGER NOT NULL,
+    last_id INTEGER NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE TABLE tombstones (id INTEGER PRIMARY KEY);
 """
 
 
 @dataclass(frozen=True)
 class FileInfo:
-    """What the catalogue records about an indexed file."""
+    """What the catalogue records about an indexed file (``sha1`` is empty unless asked for)."""
 
     mtime: float
     size: int
-    sha1: str
+    sha1: str = ""
 
     @classmethod
-    def of(cls, path: str | Path) -> FileInfo:
+    def of(cls, path: str | Path, content_hash: bool = False) -> FileInfo:
+        """The file's mtime and size from one ``stat``; its content is read only for ``content_hash``."""
         path = Path(path)
         try:
             stat = path.stat()
-            digest = hashlib.sha1(usedforsecurity=False)
+            if not content_hash:
+                return cls(stat.st_mtime, stat.st_size)
             with open(path, "rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
+                digest = hashlib.file_digest(handle, "sha1")
         except OSError as exc:
             raise SemvisError(f"{path}: cannot read ({exc.strerror or exc})") from None
         return cls(stat.st_mtime, stat.st_size, digest.hexdigest())
+
+    def unchanged(self, current: FileInfo) -> bool:
+        """Whether ``current`` (a new :meth:`of` of the file) describes what this record indexed:
+        the same content hash and size when ``current`` has a hash, else the same mtime and size."""
+        if current.sha1:
+            return (self.sha1, self.size) == (current.sha1, current.size)
+        return (self.mtime, self.size) == (current.mtime, current.size)
 
 
 class SearchHit(NamedTuple):
@@ -123,6 +146,8 @@ class IndexStats:
     version: int
     fingerprint: str
     created: float
+    segments: int
+    tombstones: int
     faiss_bytes: int
     db_bytes: int
     attrs: dict[str, str]
@@ -130,55 +155,6 @@ class IndexStats:
     @property
     def bytes_per_item(self) -> float:
         return (self.faiss_bytes + self.db_bytes) / self.items if self.items else float("nan")
-
-
-def faiss_code_size(bits: int) -> int:
-    """Bytes per code inside faiss: ``bits / 8`` rounded up to a specialised kernel size."""
-    return next(size for size in FAISS_CODE_SIZES if size * 8 >= bits)
-
-
-def ivf_lists(n: int) -> int:
-    """Inverted lists for ``n`` codes: about 4·√n, with at least 39 training codes per list."""
-    return max(1, min(round(4 * n**0.5), n // 39))
-
-
-def require_faiss() -> None:
-    if faiss is None:
-        raise SemvisError("the search index needs faiss: pip install 'semvis[search]' (faiss-cpu)")
-
-
-def build_faiss(kind: str, dim: int, codes: np.ndarray, ids: np.ndarray) -> faiss.IndexBinary:
-    """A faiss binary index of ``kind`` over ``codes`` (``uint8 [n, dim / 8]``) labelled ``ids``."""
-    if kind == "ivf":
-        nlist = ivf_lists(len(codes))
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(dim), dim, nlist)
-        if nlist == 1:  # one list: nothing to learn (and faiss would warn about too few points)
-            index.quantizer.add(np.zeros((1, dim // 8), np.uint8))
-            index.is_trained = True
-        else:
-            index.train(codes)
-    else:
-        inner = faiss.IndexBinaryFlat(dim) if kind == "flat" else faiss.IndexBinaryHNSW(dim, HNSW_M)
-        index = faiss.IndexBinaryIDMap2(inner)
-    index.add_with_ids(codes, ids)
-    return index
-
-
-def faiss_contents(index: faiss.IndexBinary) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, codes)`` held by an index of :func:`build_faiss`, sorted by id."""
-    if isinstance(index, faiss.IndexBinaryIVF):
-        lists, size = index.invlists, index.code_size
-        ids, codes = [np.zeros(0, np.int64)], [np.zeros((0, size), np.uint8)]
-        for i in range(index.nlist):
-            if n := lists.list_size(i):
-                ids.append(faiss.rev_swig_ptr(lists.get_ids(i), n).copy())
-                codes.append(faiss.rev_swig_ptr(lists.get_codes(i), n * size).copy().reshape(n, size))
-        all_ids, all_codes = np.concatenate(ids), np.concatenate(codes)
-    else:
-        all_ids = faiss.vector_to_array(index.id_map)
-        all_codes = index.index.reconstruct_n(0, index.ntotal).reshape(index.ntotal, -1)
-    order = np.argsort(all_ids, kind="stable")
-    return all_ids[order], all_codes[order]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -202,7 +178,8 @@ class HashIndex:
         self._conn = conn
         self._meta: dict[str, str] = {}
         self._version: int | None = None
-        self._faiss: faiss.IndexBinary | None = None
+        self._segments: list[Segment] = []
+        self._tombstones = np.zeros(0, np.int64)
         self.nprobe = 16
         self.ef_search = 128
 
@@ -242,8 +219,7 @@ class HashIndex:
                 "created": time.time(),
                 "attrs": json.dumps(attrs or {}),
                 "version": 0,
-                "faiss": "",
-                "trained_on": 0,
+                "items": 0,
             }
             conn = sqlite3.connect(staging / DB_NAME, isolation_level=None)
             conn.executescript(_SCHEMA)
@@ -268,7 +244,7 @@ class HashIndex:
         db = root / DB_NAME
         if not db.is_file():
             raise SemvisError(f"{root}: not a hash index (no {DB_NAME} in it)")
-        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=rw", uri=True, timeout=BUSY_SECONDS, isolation_level=None)
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")  # path lookups read pages without a syscall each
         index = cls(root, conn)
         try:
@@ -312,19 +288,27 @@ class HashIndex:
 
     def __len__(self) -> int:
         with self._reading():
-            return self._ntotal()
+            return int(self._meta["items"])
 
     def paths(self) -> list[str]:
         """Every indexed path, by id."""
         with self._reading():
             return [row[0] for row in self._conn.execute("SELECT path FROM items ORDER BY id")]
 
+    def file_infos(self, paths: Sequence[str | Path]) -> dict[str, FileInfo]:
+        """What the catalogue recorded about those of ``paths`` that are indexed."""
+        with self._reading():
+            rows = self._rows_in(
+                "SELECT path, mtime, size, sha1 FROM items WHERE path IN ({})", [str(p) for p in paths]
+            )
+        return {path: FileInfo(mtime, size, sha1) for path, mtime, size, sha1 in rows}
+
     # -- changes -----------------------------------------------------------------------
 
     def add(
         self, paths: Sequence[str | Path], codes: HashCodes, metadata: Sequence[FileInfo] | None = None
     ) -> list[int]:
-        """Add (or replace, for paths already indexed) items; returns their new ids.
+        """Add (or replace, for paths already indexed) items as one commit; returns their new ids.
 
         ``metadata`` defaults to :meth:`FileInfo.of` each path. Codes of another model
         (fingerprint) or length are refused.
@@ -342,8 +326,8 @@ class HashIndex:
             raise ValueError(f"{len(keys)} paths but {len(infos)} metadata entries")
         ids: list[int] = []
 
-        def change() -> bool:
-            rebuild = self._delete([i for i, _ in self._rows_in("SELECT id, path FROM items WHERE path IN ({})", keys)])
+        def change() -> tuple[np.ndarray, np.ndarray]:
+            self._delete([i for i, _ in self._rows_in("SELECT id, path FROM items WHERE path IN ({})", keys)])
             row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()
             start = (row[0] if row else 0) + 1
             ids.extend(range(start, start + len(keys)))
@@ -355,11 +339,8 @@ class HashIndex:
                     for i, k, c, m in zip(ids, keys, codes.packed, infos)
                 ],
             )
-            total = self._ntotal() + len(keys)
-            if rebuild or self._faiss is None or (self.kind == "ivf" and total > 4 * int(self._meta["trained_on"])):
-                return True
-            self._faiss.add_with_ids(self._pad(codes.packed), np.asarray(ids, np.int64))
-            return False
+            self._set_meta(items=int(self._meta["items"]) + len(keys))
+            return np.asarray(ids, np.int64), codes.packed
 
         self._commit(change)
         return ids
@@ -369,77 +350,109 @@ class HashIndex:
         keys = [str(p) for p in paths]
         removed: list[int] = []
 
-        def change() -> bool:
+        def change() -> tuple[np.ndarray, np.ndarray]:
             removed.extend(i for i, _ in self._rows_in("SELECT id, path FROM items WHERE path IN ({})", keys))
-            return self._delete(removed)
+            self._delete(removed)
+            return np.zeros(0, np.int64), np.zeros((0, self.bits // 8), np.uint8)
 
         if keys:
             self._commit(change)
         return len(removed)
 
-    def _delete(self, ids: list[int]) -> bool:
-        """Delete rows and their faiss entries; True when faiss cannot remove (HNSW) and must be rebuilt."""
-        if not ids:
-            return False
-        self._conn.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
-        if self.kind == "hnsw":
-            return True
-        assert self._faiss is not None
-        self._faiss.remove_ids(np.asarray(ids, np.int64))
-        return False
+    def compact(self) -> None:
+        """Merge every segment into one of the index's kind, dropping all tombstones."""
+        self._commit(lambda: (np.zeros(0, np.int64), np.zeros((0, self.bits // 8), np.uint8)), merge_all=True)
 
-    def _commit(self, change: Callable[[], bool]) -> None:
-        """Run ``change`` in a write transaction and commit it as the next version (module docstring)."""
+    def _delete(self, ids: list[int]) -> None:
+        """Delete rows and record their ids as tombstones (their segments still hold them)."""
+        self._conn.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
+        self._conn.executemany("INSERT INTO tombstones VALUES (?)", [(i,) for i in ids])
+        self._set_meta(items=int(self._meta["items"]) - len(ids))
+
+    def _commit(self, change: Callable[[], tuple[np.ndarray, np.ndarray]], merge_all: bool = False) -> None:
+        """Run ``change`` (row edits; returns the new items' ids and codes) in a write transaction
+        and commit it as the next version with at most one new segment (module docstring)."""
         new_file: Path | None = None
         with self._db_errors():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 self._refresh()
-                old = self._meta["faiss"]
                 version = self.version + 1
-                if change():
-                    self._rebuild()
-                self._remove_orphans(keep={old})
-                name = ""
-                if not self._ntotal():
-                    self._faiss = None  # an empty index has no faiss file
-                else:
-                    name = f"codes.{version}.faiss"
-                    new_file = self.root / name
-                    with atomic_path(new_file) as tmp:
-                        faiss.write_index_binary(self._faiss, str(tmp))
+                self._remove_orphans()
+                ids, codes = change()
+                kept = [s for s in self._segments if self._live(s) > 0]  # all-tombstone segments go
+                merged = kept if merge_all else self._newest_to_merge(kept, len(ids))
+                kept = kept[: len(kept) - len(merged)]
+                new = self._merge(merged, ids, codes, f"seg.{version}.faiss")
+                if new is not None:
+                    new_file = self.root / new.file
+                    write_segment(new.index, new_file)
                     _fsync_dir(self.root)
-                self._set_meta(version=version, faiss=name)
+                    kept.append(new)
+                self._write_manifest(kept)
+                self._set_meta(version=version)
                 self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 if new_file is not None:
                     new_file.unlink(missing_ok=True)
-                self._version = None  # the in-memory faiss index may hold the failed change
+                self._version = None
                 self._refresh()
                 raise
-        self._version = version
-        if old:
-            (self.root / old).unlink(missing_ok=True)
+        gone = {s.file for s in self._segments} - {s.file for s in kept}
+        self._segments, self._version = kept, None  # the next call reloads the manifest, not the files
+        for name in gone:
+            (self.root / name).unlink(missing_ok=True)
 
-    def _rebuild(self) -> None:
-        """Rebuild the faiss index from the catalogue's codes (within the write transaction)."""
-        rows = self._conn.execute("SELECT id, code FROM items ORDER BY id").fetchall()
-        if not rows:
-            self._faiss = None
-            return
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        codes = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), -1)
-        self._faiss = build_faiss(self.kind, 8 * faiss_code_size(self.bits), self._pad(codes), ids)
-        if self.kind == "ivf":
-            self._set_meta(trained_on=len(rows))
+    def _newest_to_merge(self, segments: list[Segment], adding: int) -> list[Segment]:
+        """The newest segments that the new one absorbs: each at most MERGE_RATIO × the merge so far."""
+        total, merged = adding, 0
+        while merged < len(segments) and segments[-1 - merged].count <= MERGE_RATIO * total:
+            total += segments[-1 - merged].count
+            merged += 1
+        return segments[len(segments) - merged :]
 
-    def _remove_orphans(self, keep: set[str]) -> None:
-        """Delete faiss files (and temporaries) left by killed writers; we hold the write lock."""
+    def _merge(self, merged: list[Segment], ids: np.ndarray, codes: np.ndarray, file: str) -> Segment | None:
+        """One segment over the live codes of ``merged`` and the new ``ids``/``codes``; None when empty."""
+        if merged:
+            first, last = merged[0].first_id, merged[-1].last_id
+            rows = self._conn.execute(
+                "SELECT id, code FROM items WHERE id BETWEEN ? AND ? ORDER BY id", (first, last)
+            ).fetchall()
+            self._conn.execute("DELETE FROM tombstones WHERE id BETWEEN ? AND ?", (first, last))
+            old_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+            old = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), self.bits // 8)
+            ids, codes = np.concatenate([old_ids, ids]), np.concatenate([old, codes])
+        if not len(ids):
+            return None
+        index = build_faiss(self.kind, 8 * faiss_code_size(self.bits), pad_codes(codes, self.bits), ids)
+        return Segment(file, int(ids[0]), int(ids[-1]), len(ids), index)
+
+    def _write_manifest(self, segments: list[Segment]) -> None:
+        """Make ``segments`` the manifest; tombstones of segments no longer in it go too."""
+        self._conn.execute("DELETE FROM segments")
+        self._conn.executemany(
+            "INSERT INTO segments VALUES (?, ?, ?, ?)", [(s.file, s.first_id, s.last_id, s.count) for s in segments]
+        )
+        self._conn.execute(
+            "DELETE FROM tombstones WHERE NOT EXISTS "
+            "(SELECT 1 FROM segments WHERE tombstones.id BETWEEN first_id AND last_id)"
+        )
+
+    def _remove_orphans(self) -> None:
+        """Delete segment files (and temporaries) that no manifest names: left by killed writers."""
+        listed = {row[0] for row in self._conn.execute("SELECT file FROM segments")}
         for entry in self.root.iterdir():
-            if _FAISS_FILE.match(entry.name) and entry.name not in keep:
+            if _SEGMENT_FILE.match(entry.name) and entry.name not in listed:
                 entry.unlink(missing_ok=True)
+
+    def _live(self, segment: Segment) -> int:
+        """Codes of ``segment`` that are not tombstones (within the write transaction)."""
+        (dead,) = self._conn.execute(
+            "SELECT count(*) FROM tombstones WHERE id BETWEEN ? AND ?", (segment.first_id, segment.last_id)
+        ).fetchone()
+        return segment.count - dead
 
     # -- search ------------------------------------------------------------------------
 
@@ -468,60 +481,72 @@ class HashIndex:
                 )
             packed = packed.reshape(-1, self.bits // 8)
         with self._reading():
-            if self._faiss is None:
-                results: list[list[SearchHit]] = [[] for _ in packed]
-                return results[0] if single else results
-            self._tune(k)
-            distances, labels = self._faiss.search(self._pad(packed), k)
+            distances, labels = self._nearest(pad_codes(packed, self.bits), k)
             found = np.unique(labels[labels >= 0]).tolist()
             paths = dict(self._rows_in("SELECT id, path FROM items WHERE id IN ({})", found))
-        results = []
-        for d, ids in zip(distances, labels):
-            keep = ids >= 0
-            order = np.lexsort((ids[keep], d[keep]))
-            ranked = zip(d[keep][order].tolist(), ids[keep][order].tolist())
-            results.append([SearchHit(paths[i], dist, i) for dist, i in ranked])
+        results = [
+            [SearchHit(paths[i], dist, i) for dist, i in zip(d.tolist(), ids.tolist()) if i >= 0]
+            for d, ids in zip(distances, labels)
+        ]
         return results[0] if single else results
 
-    def _tune(self, k: int) -> None:
-        if self.kind == "ivf":
-            self._faiss.nprobe = min(self.nprobe, self._faiss.nlist)
-        elif self.kind == "hnsw":
-            faiss.downcast_IndexBinary(self._faiss.index).hnsw.efSearch = max(self.ef_search, k)
+    def _nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(distances, ids)`` of the live ``k`` nearest over all segments, by (distance, id); id -1 pads."""
+        found_d, found_i = [np.zeros((len(queries), 0), np.int32)], [np.zeros((len(queries), 0), np.int64)]
+        for segment in self._segments:
+            dead = np.searchsorted(self._tombstones, [segment.first_id, segment.last_id + 1]) @ [-1, 1]
+            d, i = segment.search(queries, min(segment.count, k + int(dead)), self.nprobe, self.ef_search)
+            found_d.append(d)
+            found_i.append(i)
+        distances, ids = np.concatenate(found_d, axis=1).astype(np.int64), np.concatenate(found_i, axis=1)
+        dead = (ids < 0) | np.isin(ids, self._tombstones)
+        last = np.int64(np.iinfo(np.int64).max)  # dead entries sort after every live one
+        order = np.lexsort((np.where(dead, last, ids), np.where(dead, last, distances)), axis=1)[:, :k]
+        distances, ids = np.take_along_axis(distances, order, 1), np.take_along_axis(ids, order, 1)
+        ids[np.take_along_axis(dead, order, 1)] = -1
+        return distances, ids
 
     # -- inspection --------------------------------------------------------------------
 
     def stats(self) -> IndexStats:
         with self._reading():
-            faiss_file = self.root / self._meta["faiss"] if self._meta["faiss"] else None
             return IndexStats(
                 path=self.root,
                 kind=self.kind,
                 bits=self.bits,
-                items=self._ntotal(),
+                items=int(self._meta["items"]),
                 version=self.version,
                 fingerprint=self.fingerprint,
                 created=float(self._meta["created"]),
-                faiss_bytes=faiss_file.stat().st_size if faiss_file else 0,
+                segments=len(self._segments),
+                tombstones=len(self._tombstones),
+                faiss_bytes=sum((self.root / s.file).stat().st_size for s in self._segments),
                 db_bytes=self.db_path.stat().st_size,
                 attrs=self.attrs,
             )
 
     def check(self) -> None:
-        """Verify that faiss holds exactly the catalogue's ids and codes; SemvisError otherwise."""
+        """Verify that the live codes of the segments are exactly the catalogue's; SemvisError otherwise."""
         with self._reading():
             rows = self._conn.execute("SELECT id, code FROM items ORDER BY id").fetchall()
             ids = np.array([r[0] for r in rows], np.int64)
             codes = np.frombuffer(b"".join(r[1] for r in rows), np.uint8).reshape(len(rows), self.bits // 8)
-            if self._faiss is None:
-                held_ids, held = np.zeros(0, np.int64), np.zeros((0, faiss_code_size(self.bits)), np.uint8)
-            else:
-                held_ids, held = faiss_contents(self._faiss)
-        where = f"{self.root / self._meta['faiss']} and {self.db_path}"
-        if not np.array_equal(ids, held_ids):
-            raise SemvisError(f"{where} disagree: {len(held_ids)} ids in faiss, {len(ids)} items in the catalogue")
-        if not np.array_equal(self._pad(codes), held):
-            bad = ids[(self._pad(codes) != held).any(axis=1)]
+            held_ids, held = [np.zeros(0, np.int64)], [np.zeros((0, faiss_code_size(self.bits)), np.uint8)]
+            for segment in self._segments:
+                seg_ids, seg_codes = faiss_contents(segment.index)
+                live = ~np.isin(seg_ids, self._tombstones)
+                held_ids.append(seg_ids[live])
+                held.append(seg_codes[live])
+        all_ids, all_codes = np.concatenate(held_ids), np.concatenate(held)
+        order = np.argsort(all_ids, kind="stable")
+        all_ids, all_codes = all_ids[order], all_codes[order]
+        where = f"the segments of {self.root} and {self.db_path}"
+        if not np.array_equal(ids, all_ids):
+            raise SemvisError(
+                f"{where} disagree: {len(all_ids)} live ids in segments, {len(ids)} items in the catalogue"
+            )
+        if not np.array_equal(pad_codes(codes, self.bits), all_codes):
+            bad = ids[(pad_codes(codes, self.bits) != all_codes).any(axis=1)]
             raise SemvisError(f"{where} disagree on the codes of {len(bad)} items (first ids: {bad[:5].tolist()})")
 
     # -- internals ---------------------------------------------------------------------
@@ -538,18 +563,6 @@ class HashIndex:
             )
         if codes.bits != self.bits:
             raise SemvisError(f"{self.root}: {codes.bits}-bit codes cannot join a {self.bits}-bit index")
-
-    def _pad(self, packed: np.ndarray) -> np.ndarray:
-        """Zero-pad codes to the faiss code size (distances are unchanged)."""
-        size = faiss_code_size(self.bits)
-        if packed.shape[1] == size:
-            return np.ascontiguousarray(packed)
-        out = np.zeros((len(packed), size), np.uint8)
-        out[:, : packed.shape[1]] = packed
-        return out
-
-    def _ntotal(self) -> int:
-        return 0 if self._faiss is None else int(self._faiss.ntotal)
 
     def _rows_in(self, sql: str, values: Sequence[object]) -> list[tuple]:
         """``sql`` with ``IN ({})`` filled, run over ``values`` in chunks."""
@@ -582,12 +595,18 @@ class HashIndex:
                 self._conn.execute("COMMIT")
 
     def _refresh(self) -> None:
-        """(Re)load meta and the faiss file when another version was committed; needs a transaction."""
+        """(Re)load meta, manifest and tombstones when another version was committed; needs a transaction.
+
+        Segments already loaded are kept; only new ones are read."""
         try:
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.OperationalError as exc:
             raise SemvisError(f"{self.db_path}: not a semvis hash index ({exc})") from None
-        missing = {"format", "bits", "kind", "fingerprint", "version", "faiss", "attrs"} - set(meta)
+        missing = {"format", "bits", "kind", "fingerprint", "version", "items", "attrs"} - set(meta)
+        if meta.get("format") == "1":
+            raise SemvisError(
+                f"{self.db_path}: an index of format 1 (one faiss file); rebuild it with semvis index build"
+            )
         if missing or meta["format"] != str(FORMAT):
             raise SemvisError(
                 f"{self.db_path}: not a semvis hash index (format {meta.get('format')}, missing {missing})"
@@ -595,23 +614,22 @@ class HashIndex:
         if self._version == int(meta["version"]):
             return
         self._meta = meta
-        self._faiss = self._read_faiss(meta["faiss"]) if meta["faiss"] else None
-        count = self._conn.execute("SELECT count(*) FROM items").fetchone()[0]
-        if self._ntotal() != count:
-            raise SemvisError(
-                f"{self.root / meta['faiss']}: holds {self._ntotal()} codes but {self.db_path} lists {count} items"
+        loaded = {s.file: s.index for s in self._segments}
+        bits = int(meta["bits"])
+        self._segments = [
+            Segment(file, first, last, count, loaded[file] if file in loaded else read_segment(self.root / file, bits))
+            for file, first, last, count in self._conn.execute(
+                "SELECT file, first_id, last_id, count FROM segments ORDER BY first_id"
             )
+        ]
+        for segment in self._segments:
+            if segment.index.ntotal != segment.count:
+                raise SemvisError(
+                    f"{self.root / segment.file}: holds {segment.index.ntotal} codes, "
+                    f"but {self.db_path} lists {segment.count}"
+                )
+        tombstones = self._conn.execute("SELECT id FROM tombstones ORDER BY id").fetchall()
+        self._tombstones = np.array([t[0] for t in tombstones], np.int64)
+        if sum(s.count for s in self._segments) - len(self._tombstones) != int(meta["items"]):
+            raise SemvisError(f"{self.db_path}: the manifest, tombstones and item count disagree")
         self._version = int(meta["version"])
-
-    def _read_faiss(self, name: str) -> faiss.IndexBinary:
-        path = self.root / name
-        if not path.is_file():
-            raise SemvisError(f"{path}: faiss file named by {self.db_path} is missing")
-        try:
-            index = faiss.read_index_binary(str(path))
-        except RuntimeError as exc:
-            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise SemvisError(f"{path}: corrupt faiss index ({detail})") from None
-        if index.d != 8 * faiss_code_size(int(self._meta["bits"])):
-            raise SemvisError(f"{path}: holds {index.d}-bit codes, not the index's {self._meta['bits']} bits")
-        return index
