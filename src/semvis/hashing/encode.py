@@ -13,14 +13,16 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from PIL import Image
+from torch.utils.data import DataLoader, Dataset
 
 from semvis.data import image_to_tensor, load_image
 from semvis.device import DeviceSpec, place
-from semvis.errors import SemvisError
+from semvis.errors import ImageError, SemvisError
 from semvis.hashing.codes import HashCodes, binarize, pack_codes
 from semvis.hashing.index import HashIndex
 from semvis.hashing.model import SemanticHashNet, load_hashnet
@@ -47,6 +49,39 @@ def state_fingerprint(model: SemanticHashNet) -> str:
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return f"state-sha256:{digest.hexdigest()}"
+
+
+class EncodedBatch(NamedTuple):
+    """Codes of the readable files of a batch, and the unreadable ones with their error messages."""
+
+    paths: list[Path]
+    codes: HashCodes
+    failed: list[tuple[Path, str]]
+
+
+class ImageFiles(Dataset):
+    """Image files as the encoder's input (centred square, ``size`` px); an unreadable one gives its error."""
+
+    def __init__(self, files: Sequence[Path], size: int) -> None:
+        self.files, self.size = files, size
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor | None, str]:
+        try:
+            return i, image_to_tensor(square_crop(load_image(self.files[i]), self.size)), ""
+        except (SemvisError, OSError) as exc:
+            return i, None, str(exc) if isinstance(exc, SemvisError) else f"{self.files[i]}: {exc}"
+
+
+def collate_images(
+    items: list[tuple[int, torch.Tensor | None, str]],
+) -> tuple[list[int], torch.Tensor | None, list[tuple[int, str]]]:
+    """A batch of :class:`ImageFiles` items: readable positions, their stacked images, the failures."""
+    good = [(i, x) for i, x, _ in items if x is not None]
+    stacked = torch.stack([x for _, x in good]) if good else None
+    return [i for i, _ in good], stacked, [(i, error) for i, x, error in items if x is None]
 
 
 class ImageEncoder:
@@ -96,25 +131,35 @@ class ImageEncoder:
         """Codes of RGB Pillow images: each centre square, resized to the input size (as for files)."""
         return self.encode_tensor(torch.stack([image_to_tensor(square_crop(im, self.input_size)) for im in images]))
 
-    def iter_encode(self, paths: Sequence[str | Path], chunk: int = 1024) -> Iterator[tuple[list[Path], HashCodes]]:
-        """Yield ``(paths, codes)`` per ``chunk`` images, reporting progress over all of them."""
+    def iter_encode(self, paths: Sequence[str | Path], workers: int = 0) -> Iterator[EncodedBatch]:
+        """Yield the codes of ``paths`` a batch at a time, in order, reporting progress over all of them.
+
+        ``workers`` processes decode and crop the images (a :class:`~torch.utils.data.DataLoader`;
+        0: this process). An unreadable file does not stop the run: it is in its batch's ``failed``.
+        """
         files = [Path(p) for p in paths]
+        loader = DataLoader(
+            ImageFiles(files, self.input_size),
+            batch_size=self.batch_size,
+            num_workers=workers,
+            collate_fn=collate_images,
+        )
         done = 0
-        for start in range(0, len(files), chunk):
-            part = files[start : start + chunk]
-            codes = []
-            for i in range(0, len(part), self.batch_size):
-                batch = part[i : i + self.batch_size]
-                codes.append(self.encode_images([load_image(p) for p in batch]))
-                done += len(batch)
-                report(self.progress, "encoding", done, len(files))
-            yield part, HashCodes.concat(codes)
+        for good, x, failed in loader:
+            codes = self.encode_tensor(x) if good else self._no_codes()
+            done += len(good) + len(failed)
+            report(self.progress, "encoding", done, len(files))
+            yield EncodedBatch([files[i] for i in good], codes, [(files[i], error) for i, error in failed])
 
     def encode(self, paths: Sequence[str | Path]) -> HashCodes:
-        """Codes of image files, in order."""
-        if not paths:
-            return HashCodes(np.zeros((0, self.bits // 8), np.uint8), self.bits, self.fingerprint)
-        return HashCodes.concat([codes for _, codes in self.iter_encode(paths)])
+        """Codes of image files, in order; an unreadable file raises its :class:`ImageError`."""
+        batches = list(self.iter_encode(paths))
+        if failed := [error for batch in batches for _, error in batch.failed]:
+            raise ImageError(failed[0])
+        return HashCodes.concat([self._no_codes(), *(batch.codes for batch in batches)])
+
+    def _no_codes(self) -> HashCodes:
+        return HashCodes(np.zeros((0, self.bits // 8), np.uint8), self.bits, self.fingerprint)
 
 
 def encoder_for(
