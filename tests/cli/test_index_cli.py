@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch.distributed as dist
 from helpers import HASH_SIZE, blocky_images, needs_weights, random_net, run_cli
 from PIL import Image
 
@@ -233,3 +234,23 @@ def test_sigkill_during_add_keeps_every_commit_and_a_rerun_encodes_only_the_rest
     assert sum(encoded) == len(files) - before and f"{before} unchanged" in out
     with HashIndex.open(index) as opened:
         assert opened.paths() == [str(f) for f in files]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not dist.is_gloo_available(), reason="torch.distributed gloo backend unavailable")
+def test_build_under_torchrun_shares_the_files_between_two_ranks(tmp_path: Path) -> None:
+    weights = random_net(tmp_path)
+    files = sorted(p.resolve() for p in blocky_images(tmp_path / "photos", 30))
+    index = tmp_path / "photos.index"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone"]
+    command += ["-m", "semvis.cli.main", "index", "build", str(tmp_path / "photos"), "--out", str(index)]
+    command += [*index_args(weights), "--workers", "1", "--batch-size", "4", "--commit-every", "4"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stdout.count("added 15 images, 0 unchanged, 0 unreadable") == 2  # one line per rank
+    with HashIndex.open(index) as opened:
+        opened.check()
+        assert sorted(opened.paths()) == [str(f) for f in files] and opened.stats().segments == 1
+        expected = ImageEncoder(weights, input_size=int(HASH_SIZE)).encode(files)
+        assert [hits[0].distance for hits in opened.search(expected, k=1)] == [0] * len(files)
