@@ -18,7 +18,7 @@ import torch
 from fastapi import Depends, HTTPException, Request
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from semvis.data.images import DECODE_ERRORS, to_mode
+from semvis.data.images import DECODE_ERRORS, check_sides, to_mode
 from semvis.errors import ImageError
 
 #: Pillow formats an uploaded photo may have; label maps must be PNG.
@@ -83,8 +83,11 @@ def _decode(img: Image.Image, what: str) -> Image.Image:
     return img
 
 
-def decode_photo(data: bytes, max_side: int | None, max_pixels: int, what: str = "upload") -> Image.Image:
-    """The uploaded photo upright, in RGB, with its longest side at most ``max_side`` (None: as it is)."""
+def decode_photo(
+    data: bytes, max_side: int | None, max_pixels: int, what: str = "upload", min_side: int = 1
+) -> Image.Image:
+    """The uploaded photo upright, in RGB, with its longest side at most ``max_side`` (None: as it is);
+    a 400 when a side is then under ``min_side`` px (the networks' :data:`~semvis.data.images.MIN_SIDE`)."""
     img = _open(data, PHOTO_FORMATS, max_pixels, what)
     if max_side is not None:
         scale = min(1.0, max_side / max(img.size))
@@ -95,6 +98,11 @@ def decode_photo(data: bytes, max_side: int | None, max_pixels: int, what: str =
         raise HTTPException(415, str(exc)) from None
     if max_side is not None and max(photo.size) > max_side:
         photo = ImageOps.contain(photo, (max_side, max_side), Image.Resampling.LANCZOS)
+        what = f"{what}, scaled to a longest side of {max_side} px,"
+    try:
+        check_sides(photo.size, f"the {what} is", min_side=min_side)
+    except ImageError as exc:
+        raise HTTPException(400, str(exc)) from None
     return photo
 
 

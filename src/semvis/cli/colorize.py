@@ -67,10 +67,13 @@ def run(args: argparse.Namespace) -> int:
         raise SemvisError("give IMAGE and -o OUT, or --evaluate with --data or --photos")
     from semvis.colorize import colorize
     from semvis.data import image_to_tensor, load_image, load_label, save_image
+    from semvis.data.images import MIN_SIDE, check_image_output
 
-    image = image_to_tensor(load_image(args.image))
-    model, segmenter = load_models(args, need_segmenter=args.labels is None)
-    labels = torch.from_numpy(load_label(args.labels)) if segmenter is None else segmenter(image)
+    check_image_output(args.out)
+    image = image_to_tensor(load_image(args.image, min_side=MIN_SIDE))
+    given = None if args.labels is None else torch.from_numpy(load_label(args.labels))  # checked before models load
+    model, segmenter = load_models(args, need_segmenter=given is None)
+    labels = given if segmenter is None else segmenter(image)
     save_image(colorize(image, labels, model, args.work_size, args.device), args.out)
     console().print(f"wrote {args.out}")
     return 0

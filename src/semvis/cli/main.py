@@ -6,6 +6,7 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 
 from semvis import __version__
 from semvis.cli.progress import DownloadBar
@@ -58,6 +59,23 @@ def add_device_option(parser: argparse.ArgumentParser) -> None:
             add_device_option(child)
     if not commands and "--device" not in parser._option_string_actions:
         parser.add_argument("--device", help=DEVICE_HELP)  # None until main resolves it: auto
+
+
+def int_in_range(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``minimum…maximum``; anything else is a usage error naming the value."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"at least {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:

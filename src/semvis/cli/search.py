@@ -9,6 +9,7 @@ from rich.table import Table
 
 from semvis.cli import console
 from semvis.cli.index import add_weights_argument
+from semvis.cli.main import int_in_range
 from semvis.data import save_image
 from semvis.hashing import HashIndex, encoder_for
 from semvis.hashing.sheet import contact_sheet
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("search", help="images of an index nearest to a query image (Hamming distance)")
     parser.add_argument("index", type=Path)
     parser.add_argument("image", type=Path)
-    parser.add_argument("-k", type=int, default=10, help="number of results (default 10)")
+    parser.add_argument("-k", type=int_in_range(1), default=10, help="number of results (default 10)")
     add_weights_argument(parser)
     parser.add_argument("--sheet", type=Path, help="also write a contact sheet of the query and results (PNG)")
     parser.set_defaults(func=run)

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from semvis.atomic import atomic_path
 from semvis.cli import console
+from semvis.cli.main import int_in_range
 from semvis.cli.progress import progress_bars
 from semvis.data import SegmentationDataset, image_to_tensor, load_image, save_image
+from semvis.data.images import MIN_SIDE, check_image_output
 from semvis.errors import DataError, SemvisError
 from semvis.segment import (
     accuracy_per_class,
@@ -39,7 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="output prefix: PREFIX_labels.png (palette PNG of class indices) and PREFIX_overlay.png; "
         "with --evaluate PREFIX_confusion.png and PREFIX_scores.json (default: beside the weights, named by split)",
     )
-    parser.add_argument("--window", type=int, help="sliding-window side in pixels (default: the whole image at once)")
+    parser.add_argument(
+        "--window",
+        type=int_in_range(MIN_SIDE),
+        help=f"sliding-window side in pixels, at least {MIN_SIDE} (default: the whole image at once)",
+    )
     parser.add_argument("--evaluate", action="store_true", help="score the segmenter on a dataset split instead")
     parser.add_argument("--data", type=Path, help="dataset root in CamVid layout (with --evaluate)")
     parser.add_argument("--split", default="test", help="split to score (default test)")
@@ -55,15 +61,14 @@ def run(args: argparse.Namespace) -> int:
         return run_evaluate(args)
     if args.image is None or args.out is None:
         raise SemvisError("give IMAGE and -o OUT_PREFIX, or --evaluate --data DIR")
+    outputs = [check_image_output(f"{args.out}_{kind}.png") for kind in ("labels", "overlay")]
+    image = load_image(args.image, min_side=MIN_SIDE)
     model, labels = load_segmenter(args.weights)
-    image = load_image(args.image)
     pred = segment(model, image_to_tensor(image), args.window, args.device)
     note = {"semvis": f"segment {args.image.name} with {args.weights.name}"}
-    written = [
-        save_image(label_image(pred, labels.palette), f"{args.out}_labels.png", note),
-        save_image(overlay(image, pred, labels.palette, labels.classes), f"{args.out}_overlay.png", note),
-    ]
-    for path in written:
+    save_image(label_image(pred, labels.palette), outputs[0], note)
+    save_image(overlay(image, pred, labels.palette, labels.classes), outputs[1], note)
+    for path in outputs:
         console().print(f"wrote {path}")
     return 0
 

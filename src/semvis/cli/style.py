@@ -7,7 +7,8 @@ from pathlib import Path
 
 from semvis.cli import console
 from semvis.cli.progress import progress_bars
-from semvis.cli.stylize import add_config_arguments, check_output, config_from_args, save_result, write_image
+from semvis.cli.stylize import add_config_arguments, config_from_args, save_result, write_image
+from semvis.data.images import check_image_output
 from semvis.style.grid import LAYER_SETS, RATIOS, reconstruct, style_grid
 
 #: Settings that make sense for a single reconstruction or for every cell of the grid.
@@ -47,7 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_reconstruct(args: argparse.Namespace) -> int:
-    check_output(args.output)
+    check_image_output(args.output)
     style_layers = None if args.style_layers is None else args.style_layers.split(",")
     config = config_from_args(args)
     with progress_bars() as progress:
@@ -58,7 +59,7 @@ def run_reconstruct(args: argparse.Namespace) -> int:
 
 
 def run_grid(args: argparse.Namespace) -> int:
-    check_output(args.output)
+    check_image_output(args.output)
     config = config_from_args(args)
     with progress_bars() as progress:
         sheet = style_grid(

@@ -19,9 +19,8 @@ from semvis import __version__
 from semvis.cli import console
 from semvis.cli.progress import progress_bars
 from semvis.cli.stylize_video import add_video_arguments, stylize_video_file
-from semvis.data.images import load_tensor, save_image
+from semvis.data.images import check_image_output, load_tensor, save_image
 from semvis.data.video import is_video
-from semvis.errors import ImageError
 from semvis.style.masks import load_region_masks
 from semvis.style.synthesis import (
     ADAM_LR,
@@ -93,13 +92,6 @@ def config_from_args(args: argparse.Namespace, **overrides: object) -> StyleConf
     return StyleConfig(**{**given, **overrides})
 
 
-def check_output(path: Path) -> None:
-    """Fail before any work when ``path``'s suffix names no writable image format."""
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None or fmt not in Image.SAVE:
-        raise ImageError(f"{path}: cannot tell an image format to write from the suffix {path.suffix!r}")
-
-
 def write_image(image: torch.Tensor | Image.Image, path: Path, settings: dict[str, object]) -> None:
     """Write atomically; a PNG keeps ``settings`` as JSON under the text key "semvis"."""
     metadata = {"semvis": json.dumps({"semvis": __version__, **settings})} if path.suffix.lower() == ".png" else None
@@ -145,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if is_video(args.content):
         return stylize_video_file(args, config_from_args(args))
-    check_output(args.output)
+    check_image_output(args.output)
     snapshots = args.output.with_name(f"{args.output.stem}_snapshots") if args.snapshot_every else None
     config = config_from_args(args, **({"snapshot_dir": args.snapshot_dir or snapshots} if snapshots else {}))
     return stylize_image(args, config)

@@ -22,6 +22,8 @@ from semvis.atomic import atomic_path
 from semvis.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
+#: The smallest side a network is given: below it the pooling of VGG and Xception runs out of pixels.
+MIN_SIDE = 16
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 Mode = Literal["RGB", "L"]
 _WHITE = (255, 255, 255, 255)
@@ -35,7 +37,39 @@ def list_images(folder: str | os.PathLike[str], extensions: Sequence[str] = IMAG
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in exts)
 
 
-def _open(path: Path, max_pixels: int) -> Image.Image:
+def check_sides(
+    size: tuple[int, int], what: str, error: type[Exception] = ImageError, min_side: int = MIN_SIDE
+) -> None:
+    """Refuse a ``(width, height)`` with a side under ``min_side`` px: ``error("{what} W×H px; …")``."""
+    width, height = size
+    if min(width, height) < min_side:
+        raise error(f"{what} {width}×{height} px; every side must be at least {min_side} px")
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format that writes ``path``, by its suffix; an ImageError when none does."""
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        raise ImageError(f"{path}: cannot tell an image format to write from the suffix {path.suffix!r}")
+    return fmt
+
+
+def check_image_output(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path if an image can be written there, checked before any work: its suffix names
+    a format Pillow writes, it is no folder, and its nearest existing folder is a writable folder."""
+    path = Path(path)
+    image_format(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a directory; give an image file name")
+    folder = next(p for p in path.absolute().parents if p.exists())
+    if not folder.is_dir():
+        raise ImageError(f"{path}: cannot be written, {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ImageError(f"{path}: cannot be written, the folder {folder} is not writable")
+    return path
+
+
+def _open(path: Path, max_pixels: int, min_side: int = 1) -> Image.Image:
     """Open, size-check, fully decode and EXIF-orient the image at ``path``."""
     if not path.exists():
         raise ImageError(f"{path}: file not found")
@@ -57,6 +91,7 @@ def _open(path: Path, max_pixels: int) -> Image.Image:
             raise ImageError(
                 f"{path}: image is too large ({width}x{height} = {width * height:,} pixels, limit {max_pixels:,})"
             )
+        check_sides(img.size, f"{path}: the image is", min_side=min_side)
         try:
             img.load()
             return ImageOps.exif_transpose(img)
@@ -80,15 +115,18 @@ def to_mode(img: Image.Image, mode: Mode, path: Path) -> Image.Image:
         raise ImageError(f"{path}: unsupported image mode {img.mode}") from None
 
 
-def load_image(path: str | os.PathLike[str], mode: Mode = "RGB", max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def load_image(
+    path: str | os.PathLike[str], mode: Mode = "RGB", max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int = 1
+) -> Image.Image:
     """Load an image as an upright ``mode`` ("RGB" or "L") Pillow image.
 
-    Images with more than ``max_pixels`` pixels are refused before decoding.
+    Images with more than ``max_pixels`` pixels or a side under ``min_side`` (e.g. :data:`MIN_SIDE`,
+    for an image a network sees as it is) are refused before decoding.
     """
     if mode not in ("RGB", "L"):
         raise ValueError(f"mode must be 'RGB' or 'L', not {mode!r}")
     path = Path(path)
-    return to_mode(_open(path, max_pixels), mode, path)
+    return to_mode(_open(path, max_pixels, min_side), mode, path)
 
 
 def load_label(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -152,9 +190,7 @@ def save_image(
     """Atomically write an image (format from the suffix); ``metadata`` becomes PNG text chunks."""
     path = Path(path)
     img = tensor_to_image(image) if isinstance(image, torch.Tensor) else image
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None or fmt not in Image.SAVE:
-        raise ImageError(f"{path}: cannot tell an image format to write from the suffix {path.suffix!r}")
+    fmt = image_format(path)
     params: dict[str, object] = {}
     if metadata:
         if fmt != "PNG":

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from semvis.backbones import Backbone, create_backbone
-from semvis.data.images import load_tensor, save_image
+from semvis.data.images import MIN_SIDE, check_sides, load_tensor, save_image
 from semvis.device import DeviceSpec, model_device, resolve_device
 from semvis.errors import SemvisError
 from semvis.progress import ProgressCallback, report
@@ -37,7 +37,6 @@ from semvis.style.memory import check_memory, estimate_memory, vgg19_stages
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_SIZE = 512
-MIN_SIDE = 16
 #: Adam's step in [0, 1] image units (≈ 13 grey levels); the best of 0.02–0.2 measured, see docs/style.md.
 ADAM_LR = 0.05
 OPTIMIZERS = ("lbfgs", "adam")
@@ -187,8 +186,7 @@ class StyleConfig:
             raise StyleConfigError(f"scales {self.scales} exceed the output's longer side {max(final)} px")
         sizes = [fit_size(final, s) for s in self.scales if s < max(final)] + [final]
         for h, w in sizes:
-            if min(h, w) < MIN_SIDE:
-                raise StyleConfigError(f"the image would be {w}×{h} px; every side must be at least {MIN_SIDE} px")
+            check_sides((w, h), "the image would be", StyleConfigError)
         return sizes
 
     def stage_steps(self, stages: int) -> list[int]:
