@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import socket
 import threading
@@ -191,3 +192,20 @@ def test_search_tab_shows_the_query_and_ranked_thumbnails_in_chromium(
         page.click("#tab-colorize")  # the colorize view is still there
         assert page.is_visible("#tools") and page.is_hidden("#search-view")
     assert errors == []
+
+
+def test_docs_page_renders_every_endpoint_offline_in_chromium(server: str) -> None:
+    errors: list[str] = []
+    with browser_page(errors) as page:
+        outside: list[str] = []
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server) else (
+            outside.append(route.request.url), route.abort()))  # fmt: skip
+        page.goto(f"{server}/docs")
+        page.wait_for_selector("#status", state="hidden")
+        with urllib.request.urlopen(f"{server}/openapi.json", timeout=30) as reply:
+            spec = json.load(reply)
+        operations = sum(len(item) for item in spec["paths"].values())
+        assert page.locator("section.op").count() == operations
+        assert page.locator("section.schema").count() == len(spec["components"]["schemas"])
+        assert "ImageState" in page.inner_text("#operations")  # response types link to their schema
+    assert not errors and not outside

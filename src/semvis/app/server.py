@@ -30,6 +30,7 @@ from semvis.app.uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, Body, binary_body, 
 from semvis.colorize import SemanticColorizer, colorize
 from semvis.colorize.data import Segmenter
 from semvis.data import LabelSpec, image_to_tensor, tensor_to_image
+from semvis.data.images import MIN_SIDE
 from semvis.segment import label_image
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -152,6 +153,8 @@ def create_app(
         description="Semantic-driven colorization: upload a photo, repaint its semantic map, colorize again. "
         "Images travel as raw request bodies; label maps are PNGs whose pixel values are class indices. "
         "With a hash index loaded (semvis serve --index), /api/search finds the indexed images nearest to a photo.",
+        docs_url=None,  # FastAPI's pages load Swagger UI and ReDoc from a CDN; /docs is served from the package
+        redoc_url=None,
     )
     app.state.max_upload_bytes = max_upload_bytes
     app.state.search = search
@@ -161,6 +164,11 @@ def create_app(
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        """The API described from /openapi.json by a page with no external assets (it works offline)."""
+        return FileResponse(STATIC_DIR / "docs.html")
 
     @app.get("/api/health")
     def health() -> Health:
@@ -189,7 +197,7 @@ def create_app(
     )
     def upload(data: Body) -> ImageState:
         """Segment a photo and colorize it under the predicted map; starts a session."""
-        photo = decode_photo(data, max_side, max_pixels)
+        photo = decode_photo(data, max_side, max_pixels, min_side=MIN_SIDE)
         with model_lock:
             start = time.perf_counter()
             image = image_to_tensor(photo)
