@@ -26,7 +26,7 @@ with warnings.catch_warnings():  # starlette 1.x asks for httpx2 instead of http
     from fastapi.testclient import TestClient
 
 from semvis.app import IndexSearcher  # noqa: E402  (needs the web extra)
-from semvis.app.search import MAX_K, NO_INDEX  # noqa: E402
+from semvis.app.search import MAX_K, MAX_PROBE, NO_INDEX  # noqa: E402
 
 PNG = {"Content-Type": "image/png"}
 THUMB_URL = re.compile(r"^/api/search/thumbs/[A-Za-z0-9_-]{22}\.jpg$")
@@ -95,6 +95,15 @@ def test_k_is_bounded(client: TestClient) -> None:
     assert len(client.post("/api/search?k=1", content=body).json()["hits"]) == 1
     assert client.post(f"/api/search?k={MAX_K}", content=body).json()["k"] == MAX_K
     assert len(client.post("/api/search", content=body).json()["hits"]) == 6  # default k=10, six images
+
+
+def test_nprobe_and_ef_search_are_bounded_query_options(client: TestClient) -> None:
+    body = SAMPLE.read_bytes()
+    for name in ("nprobe", "ef_search"):
+        for value in (0, MAX_PROBE + 1, "many"):
+            reply = client.post(f"/api/search?{name}={value}", content=body, headers={"Content-Type": "image/jpeg"})
+            assert reply.status_code == 422 and reply.json()["detail"][0]["loc"] == ["query", name]
+        assert len(client.post(f"/api/search?k=3&{name}=2", content=body).json()["hits"]) == 3
 
 
 def test_thumbnail_ids_are_random_tokens_and_nothing_else_is_served(

@@ -320,3 +320,22 @@ def test_sigkill_during_writes_leaves_a_complete_version(tmp_path: Path) -> None
             add(index, names(f"after-{rep}", 1), random_codes(1, rep))  # still writable
             state |= set(names(f"after-{rep}", 1))
     assert len(state) > 200 + 3
+
+
+@pytest.mark.parametrize(("kind", "knob", "low", "high"), [("ivf", "nprobe", 1, 76), ("hnsw", "ef_search", 10, 2000)])
+def test_nprobe_and_ef_search_trade_speed_for_recall(tmp_path: Path, kind: str, knob: str, low: int, high: int) -> None:
+    index, _, _ = new_index(tmp_path, kind, n=3000)  # IVF: 76 lists
+    queries = random_codes(30, 1)
+    exact = [[d for d, _ in hits] for hits in brute_force(index, queries, 10)]
+
+    def found(value: int) -> list[list[int]]:
+        return [[h.distance for h in hits] for hits in index.search(queries, 10, **{knob: value})]
+
+    def misses(value: int) -> int:
+        return sum(len(set(a) ^ set(b)) for a, b in zip(found(value), exact))
+
+    assert misses(high) < misses(low)
+    if kind == "ivf":  # every list visited: exact
+        assert found(high) == exact
+    with pytest.raises(ValueError, match=f"{knob} must be positive"):
+        index.search(queries, 10, **{knob: 0})

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path, PurePath
 from typing import Annotated, Any, TypeVar
 
@@ -33,6 +34,8 @@ from semvis.hashing.sheet import THUMB
 
 #: Most results one search may ask for.
 MAX_K = 100
+#: Largest ``nprobe`` / ``ef_search`` a request may ask for (bounds its cost).
+MAX_PROBE = 4096
 NO_INDEX = "no index loaded: start semvis serve --index INDEX to search"
 
 R = TypeVar("R")
@@ -114,9 +117,11 @@ class IndexSearcher:
         """The code of one RGB photo, preprocessed as the index's images were (centred square crop)."""
         return self.encoder.encode_images([photo])
 
-    def search(self, codes: HashCodes, k: int) -> list[SearchHit]:
-        """The ``k`` nearest items to one code, by (distance, id)."""
-        return self._call(self._index.search, codes, k)[0]
+    def search(
+        self, codes: HashCodes, k: int, nprobe: int | None = None, ef_search: int | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` nearest items to one code, by (distance, id); ``nprobe``/``ef_search`` tune IVF/HNSW."""
+        return self._call(partial(self._index.search, codes, k, nprobe=nprobe, ef_search=ef_search))[0]
 
     def close(self) -> None:
         self._call(self._index.close)
@@ -173,14 +178,18 @@ def search_router(model_lock: threading.Lock, max_pixels: int, max_thumbs: int) 
         },
     )
     def search(
-        index: Loaded, data: Body, k: Annotated[int, Query(ge=1, le=MAX_K, description="number of results")] = 10
+        index: Loaded,
+        data: Body,
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="number of results")] = 10,
+        nprobe: Annotated[int | None, Query(ge=1, le=MAX_PROBE, description="IVF: inverted lists visited")] = None,
+        ef_search: Annotated[int | None, Query(ge=1, le=MAX_PROBE, description="HNSW: candidate list size")] = None,
     ) -> SearchResult:
         """The ``k`` indexed images nearest to the query photo, with thumbnail URLs."""
         start = time.perf_counter()
         photo = decode_photo(data, None, max_pixels, "query")  # full size: decoded as the indexed files were
         with model_lock:
             codes = index.encode(photo)
-        hits = index.search(codes, k)
+        hits = index.search(codes, k, nprobe, ef_search)
         ranked = [
             RankedImage(
                 rank=rank,

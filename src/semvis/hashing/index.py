@@ -457,19 +457,30 @@ class HashIndex:
     # -- search ------------------------------------------------------------------------
 
     @overload
-    def search(self, codes: HashCodes, k: int = 10) -> list[list[SearchHit]]: ...
+    def search(
+        self, codes: HashCodes, k: int = 10, *, nprobe: int | None = None, ef_search: int | None = None
+    ) -> list[list[SearchHit]]: ...
 
     @overload
-    def search(self, codes: np.ndarray, k: int = 10) -> list[SearchHit] | list[list[SearchHit]]: ...
+    def search(
+        self, codes: np.ndarray, k: int = 10, *, nprobe: int | None = None, ef_search: int | None = None
+    ) -> list[SearchHit] | list[list[SearchHit]]: ...
 
-    def search(self, codes: HashCodes | np.ndarray, k: int = 10) -> list[SearchHit] | list[list[SearchHit]]:
+    def search(
+        self, codes: HashCodes | np.ndarray, k: int = 10, *, nprobe: int | None = None, ef_search: int | None = None
+    ) -> list[SearchHit] | list[list[SearchHit]]:
         """The ``k`` nearest items by Hamming distance, ordered by (distance, id).
 
         ``codes``: :class:`HashCodes` (fingerprint checked) or packed ``uint8`` codes, one
         ``[bits / 8]`` (→ one list of hits) or ``[n, bits / 8]`` (→ a list per query).
+        ``nprobe`` (IVF: inverted lists visited) and ``ef_search`` (HNSW: candidate list size)
+        override the attributes of the same names for this call; more is slower and nearer exact.
         """
         if k < 1:
             raise ValueError(f"k must be positive, got {k}")
+        for name, value in (("nprobe", nprobe), ("ef_search", ef_search)):
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
         if isinstance(codes, HashCodes):
             self._check_codes(codes)
             packed, single = codes.packed, False
@@ -481,7 +492,9 @@ class HashIndex:
                 )
             packed = packed.reshape(-1, self.bits // 8)
         with self._reading():
-            distances, labels = self._nearest(pad_codes(packed, self.bits), k)
+            distances, labels = self._nearest(
+                pad_codes(packed, self.bits), k, nprobe or self.nprobe, ef_search or self.ef_search
+            )
             found = np.unique(labels[labels >= 0]).tolist()
             paths = dict(self._rows_in("SELECT id, path FROM items WHERE id IN ({})", found))
         results = [
@@ -490,12 +503,12 @@ class HashIndex:
         ]
         return results[0] if single else results
 
-    def _nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _nearest(self, queries: np.ndarray, k: int, nprobe: int, ef_search: int) -> tuple[np.ndarray, np.ndarray]:
         """``(distances, ids)`` of the live ``k`` nearest over all segments, by (distance, id); id -1 pads."""
         found_d, found_i = [np.zeros((len(queries), 0), np.int32)], [np.zeros((len(queries), 0), np.int64)]
         for segment in self._segments:
             dead = np.searchsorted(self._tombstones, [segment.first_id, segment.last_id + 1]) @ [-1, 1]
-            d, i = segment.search(queries, min(segment.count, k + int(dead)), self.nprobe, self.ef_search)
+            d, i = segment.search(queries, min(segment.count, k + int(dead)), nprobe, ef_search)
             found_d.append(d)
             found_i.append(i)
         distances, ids = np.concatenate(found_d, axis=1).astype(np.int64), np.concatenate(found_i, axis=1)

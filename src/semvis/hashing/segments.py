@@ -100,8 +100,8 @@ class Segment:
         """``(distances, ids)`` of the ``k`` nearest codes to padded ``queries`` (id -1 where fewer)."""
         if isinstance(self.index, faiss.IndexBinaryIVF):
             self.index.nprobe = min(nprobe, self.index.nlist)
-        elif isinstance(self.index.index, faiss.IndexBinaryHNSW):
-            faiss.downcast_IndexBinary(self.index.index).hnsw.efSearch = max(ef_search, k)
+        elif isinstance(inner := faiss.downcast_IndexBinary(self.index.index), faiss.IndexBinaryHNSW):
+            inner.hnsw.efSearch = max(ef_search, k)
         return self.index.search(queries, k)
 
 
