@@ -45,12 +45,12 @@ Pair = tuple[np.ndarray, np.ndarray, np.ndarray]  # frame 1, frame 2 (RGB uint8)
 
 
 def sintel_pairs() -> dict[str, list[Pair]]:
-    """``{"Sintel easy": [(frame1, frame2, flow)]…}`` for the pairs under $SEMVIS_DATA/sintel (none if absent)."""
-    root = DATA / "sintel"
+    """``{"Sintel easy": [(frame1, frame2, flow)]…}`` for the pair folders under $SEMVIS_DATA/sintel (those
+    holding a ``flow.flo``; other files there, a README say, are no pairs); none if it is absent."""
     pairs = {}
-    for level in sorted(p.name for p in root.iterdir()) if root.is_dir() else []:
-        frames = [np.array(Image.open(root / level / n).convert("RGB")) for n in ("frame1.png", "frame2.png")]
-        pairs[f"Sintel {level}"] = [(*frames, read_flo(root / level / "flow.flo"))]
+    for flow in sorted((DATA / "sintel").glob("*/flow.flo")):
+        frames = [np.array(Image.open(flow.parent / n).convert("RGB")) for n in ("frame1.png", "frame2.png")]
+        pairs[f"Sintel {flow.parent.name}"] = [(*frames, read_flo(flow))]
     return pairs
 
 

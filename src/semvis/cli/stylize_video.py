@@ -39,10 +39,14 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
 
 def stylize_video_file(args: argparse.Namespace, config: StyleConfig) -> int:
     """Stylise the video or frame folder ``args.content`` into the video ``args.output``."""
-    check_video_output(args.output)
+    frames = open_frames(args.content)  # an empty or image-less folder is refused first: it was no video
+    try:
+        check_video_output(args.output)
+    except DataError as exc:
+        kind = "a directory, read as a folder of video frames" if args.content.is_dir() else "a video"
+        raise DataError(f"{args.content} is {kind}, so the output must be a video: {exc}") from None
     if args.mask is not None:
         raise DataError(f"{args.mask}: region masks apply to still images only")
-    frames = open_frames(args.content)
     height, width = video_size((frames.size[1], frames.size[0]), config)
     fps = args.fps or frames.fps or DEFAULT_FPS
 
