@@ -64,7 +64,7 @@ def test_build_stats_search_remove(
     assert "items" in out and "│ 6" in out and "flat" in out and "sha256:" in out and "agree ✓" in out
 
     for image in images[:3]:
-        rows = search(capsys, index, weights, image, "-k", "3")
+        rows = search(capsys, index, weights, image, "-k", "3", "--nprobe", "2", "--ef-search", "8")
         assert rows[0] == ["1", "0", str(image.resolve())]  # the query itself, at distance 0
         assert len(rows) == 3
 
@@ -94,6 +94,8 @@ def test_clear_one_line_errors(
 
     code, _, err = run_cli(capsys, "search", str(missing), str(images[0]), "--weights", str(weights))
     assert code == 2 and err.count("\n") == 1 and str(missing) in err
+    code, _, err = run_cli(capsys, "search", str(index), str(images[0]), "--nprobe", "0")
+    assert code == 2 and "--nprobe: must be at least 1, got 0" in err
 
     other = random_net(tmp_path, seed=1)
     code, _, err = run_cli(capsys, "index", "add", str(index), str(images[0]), "--weights", str(other))

@@ -22,13 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-k", type=int_in_range(1), default=10, help="number of results (default 10)")
     add_weights_argument(parser)
     parser.add_argument("--sheet", type=Path, help="also write a contact sheet of the query and results (PNG)")
+    parser.add_argument("--nprobe", type=int_in_range(1), help="IVF index: inverted lists visited (default 16)")
+    parser.add_argument("--ef-search", type=int_in_range(1), help="HNSW index: candidate list size (default 128)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     with HashIndex.open(args.index) as index:
         encoder = encoder_for(index, args.weights, device=args.device)
-        hits = index.search(encoder.encode([args.image]), k=args.k)[0]
+        codes = encoder.encode([args.image])
+        hits = index.search(codes, k=args.k, nprobe=args.nprobe, ef_search=args.ef_search)[0]
     table = Table("rank", "distance", "path", title=f"{args.image} — {len(hits)} nearest of {args.index}")
     for rank, hit in enumerate(hits, start=1):
         table.add_row(str(rank), str(hit.distance), hit.path)
