@@ -96,6 +96,9 @@ def test_clear_one_line_errors(
     assert code == 2 and err.count("\n") == 1 and str(missing) in err
     code, _, err = run_cli(capsys, "search", str(index), str(images[0]), "--nprobe", "0")
     assert code == 2 and "--nprobe: must be at least 1, got 0" in err
+    for option, value in (("--workers", "-1"), ("--batch-size", "0"), ("--commit-every", "0")):
+        code, _, err = run_cli(capsys, "index", "add", str(index), str(images[0]), option, value)
+        assert code == 2 and f"{option}: must be at least" in err
 
     other = random_net(tmp_path, seed=1)
     code, _, err = run_cli(capsys, "index", "add", str(index), str(images[0]), "--weights", str(other))

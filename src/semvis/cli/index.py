@@ -19,6 +19,7 @@ from rich.table import Table
 
 from semvis.bundled import HASHNET, bundled_model
 from semvis.cli import console
+from semvis.cli.main import int_in_range
 from semvis.cli.progress import progress_bars
 from semvis.data import list_images
 from semvis.errors import DataError, SemvisError
@@ -79,11 +80,13 @@ def add_weights_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_encoding_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=0, help="processes decoding images (default 0: this one)")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per forward pass (default 16)")
+    parser.add_argument(
+        "--workers", type=int_in_range(0), default=0, help="processes decoding images (default 0: this one)"
+    )
+    parser.add_argument("--batch-size", type=int_in_range(1), default=16, help="images per forward pass (default 16)")
     parser.add_argument(
         "--commit-every",
-        type=int,
+        type=int_in_range(1),
         default=COMMIT_IMAGES,
         help=f"commit after this many images (default {COMMIT_IMAGES}; also every {COMMIT_SECONDS:g} s)",
     )
