@@ -229,6 +229,11 @@ def test_corrupt_or_missing_files_are_named(tmp_path: Path) -> None:
         HashIndex.open(root)
     db.write_bytes(good_db)
     with HashIndex.open(root) as index:
+        index._conn.execute("UPDATE meta SET value = '1' WHERE key = 'format'")
+    with pytest.raises(SemvisError, match=f"{db}: an index of format 1 .*; rebuild it with semvis index build"):
+        HashIndex.open(root)
+    db.write_bytes(good_db)
+    with HashIndex.open(root) as index:
         index._conn.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
     with pytest.raises(SemvisError, match=f"{db}: not a semvis hash index"):
         HashIndex.open(root)
