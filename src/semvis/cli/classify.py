@@ -10,6 +10,11 @@ from rich.table import Table
 from semvis.backbones import list_backbones
 from semvis.classify import classify, load_classifier
 from semvis.cli import console
+from semvis.cli.main import int_in_range
+from semvis.errors import DataError
+
+#: The smallest input every backbone takes (VGG pools five times, then its classifier reads 1×1).
+MIN_INPUT = 32
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,16 +27,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="weight file or registered weight name; a `semvis train classify` model file brings its own "
         "architecture and class count",
     )
-    parser.add_argument("--classes", type=int, default=1000, help="classifier size (default 1000)")
+    parser.add_argument("--classes", type=int_in_range(1), default=1000, help="classifier size (default 1000)")
     parser.add_argument("--labels", type=Path, help="text file with one class name per line")
-    parser.add_argument("--size", type=int, help="input size (default: the architecture's, e.g. 299 for Xception)")
-    parser.add_argument("--top", type=int, default=5)
+    parser.add_argument(
+        "--size",
+        type=int_in_range(MIN_INPUT),
+        help=f"input size, at least {MIN_INPUT} (default: the architecture's, e.g. 299 for Xception)",
+    )
+    parser.add_argument("--top", type=int_in_range(1), default=5, help="classes shown per image (default 5)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     model = load_classifier(args.arch, args.weights, args.classes)
-    labels = args.labels.read_text().splitlines() if args.labels else None
+    labels = None if args.labels is None else read_labels(args.labels, model.num_classes)
     size = args.size or model.default_input_size
     out = console()
     for path in args.images:
@@ -40,3 +49,14 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(str(rank), f"{pred.label} ({pred.index})", f"{pred.probability:.3f}")
         out.print(table)
     return 0
+
+
+def read_labels(path: Path, count: int) -> list[str]:
+    """The class names in ``path``, one a line: exactly ``count`` of them."""
+    try:
+        names = path.read_text(encoding="utf-8").rstrip("\r\n").splitlines()  # blank lines at the end: none
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read class names ({getattr(exc, 'strerror', None) or exc})") from None
+    if len(names) != count:
+        raise DataError(f"{path}: {len(names)} class names, but the classifier has {count} classes (one name a line)")
+    return names

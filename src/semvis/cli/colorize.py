@@ -17,8 +17,12 @@ from rich.table import Table
 
 from semvis.atomic import atomic_path
 from semvis.cli import console
+from semvis.cli.main import int_in_range
 from semvis.colorize.data import Segmenter
 from semvis.errors import DataError, SemvisError
+
+#: Bounds of --work-size: the U-Net pools four times below, and past the upper one memory runs out.
+WORK_SIZES = (32, 2048)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scoring.add_argument("--data", type=Path, help="CamVid-layout root: photos with ground-truth maps")
     scoring.add_argument("--split", default="test", help="split of --data (default test)")
     scoring.add_argument("--photos", type=Path, help="a folder of colour photos, mapped by the segmenter")
-    scoring.add_argument("--limit", type=int, help="score only the first N photos")
+    scoring.add_argument("--limit", type=int_in_range(1), help="score only the first N photos")
     parser.set_defaults(func=run)
 
 
@@ -58,9 +62,15 @@ def load_models(args: argparse.Namespace, need_segmenter: bool) -> tuple[torch.n
     return model, segmenter
 
 
+def check_work_size(size: int) -> None:
+    """One clear error unless ``size`` is within :data:`WORK_SIZES` (``semvis colorize`` and ``semvis serve``)."""
+    low, high = WORK_SIZES
+    if not low <= size <= high:
+        raise SemvisError(f"--work-size must be at least {low} and at most {high}, got {size}")
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.work_size < 32:
-        raise SemvisError(f"--work-size must be at least 32, got {args.work_size}")
+    check_work_size(args.work_size)
     if args.evaluate:
         return run_evaluate(args)
     if args.image is None or args.out is None:

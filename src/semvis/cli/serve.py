@@ -9,6 +9,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from semvis.cli import console
+from semvis.cli.colorize import check_work_size
 from semvis.cli.main import int_in_range
 from semvis.errors import SemvisError
 
@@ -39,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
         from semvis.colorize.pipeline import load_colorization_models
     except ImportError as exc:
         raise SemvisError(f"the web app needs the 'web' extra: pip install 'semvis[web]' ({exc})") from None
-    if args.work_size < 32:
-        raise SemvisError(f"--work-size must be at least 32, got {args.work_size}")
+    check_work_size(args.work_size)
     if args.hash_weights and not args.index:
         raise SemvisError("--hash-weights needs --index")
     with (

@@ -18,7 +18,7 @@ from kornia.color import rgb_to_grayscale
 from PIL import Image, ImageOps, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
-from semvis.atomic import atomic_path
+from semvis.atomic import atomic_path, check_writable
 from semvis.errors import ImageError
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -56,16 +56,12 @@ def image_format(path: Path) -> str:
 
 def check_image_output(path: str | os.PathLike[str]) -> Path:
     """``path`` as a Path if an image can be written there, checked before any work: its suffix names
-    a format Pillow writes, it is no folder, and its nearest existing folder is a writable folder."""
+    a format Pillow writes, it is no folder, and its nearest existing folder is writable."""
     path = Path(path)
     image_format(path)
     if path.is_dir():
         raise ImageError(f"{path}: is a directory; give an image file name")
-    folder = next(p for p in path.absolute().parents if p.exists())
-    if not folder.is_dir():
-        raise ImageError(f"{path}: cannot be written, {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ImageError(f"{path}: cannot be written, the folder {folder} is not writable")
+    check_writable(path)
     return path
 
 

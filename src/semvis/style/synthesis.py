@@ -265,6 +265,18 @@ def _features(vgg: Backbone, image: torch.Tensor, layers: Sequence[str]) -> dict
     return vgg.forward_features(image.contiguous(memory_format=torch.channels_last), layers)
 
 
+def style_sizes(styles: Sequence[torch.Tensor], config: StyleConfig, size: Sequence[int]) -> list[tuple[int, int]]:
+    """``(H, W)`` of each style image for an output of ``size``: longer side ``style_scale × max(size)``.
+
+    A style image so thin that a side would fall under 16 px is a :class:`StyleConfigError`.
+    """
+    side = max(1, round(config.style_scale * max(size)))
+    fitted = [fit_size(style.shape[-2:], side) for style in styles]
+    for h, w in fitted:
+        check_sides((w, h), "a style image would be", StyleConfigError)
+    return fitted
+
+
 def compute_targets(
     vgg: Backbone,
     content: torch.Tensor,
@@ -278,13 +290,12 @@ def compute_targets(
     ``M_l / M_l(style)`` so that eq. 4 compares sums over the same number of positions when the
     sizes differ (with masks: by the region's area). Several styles without masks are blended.
     """
-    side = max(1, round(config.style_scale * max(content.shape[-2:])))
     style_layers = list(config.style_layers)
     with torch.inference_mode():
         feats = _features(vgg, content, config.layers)
         per_position = []
-        for style in styles:
-            style_feats = _features(vgg, resize(style, fit_size(style.shape[-2:], side)), style_layers)
+        for style, size in zip(styles, style_sizes(styles, config, content.shape[-2:])):
+            style_feats = _features(vgg, resize(style, size), style_layers)
             per_position.append({name: gram_matrix(f) / f[0, 0].numel() for name, f in style_feats.items()})
     content_targets = {name: feats[name] for name in config.content_layers}
     if not per_position:
@@ -545,9 +556,9 @@ def stylize(
     styles = [as_image(s) for s in styles]
     _check_inputs(styles, config, masks)
     sizes = config.stage_sizes(content.shape[-2:])
-    style_side = max(1, round(config.style_scale * max(sizes[-1])))
-    style_sizes = [fit_size(s.shape[-2:], style_side) for s in styles]
-    estimate = estimate_memory(sizes[-1], config.layers, config.optimizer, config.lbfgs_history, style_sizes)
+    style_sizes(styles, config, sizes[0])  # the coarsest stage shrinks the styles most: refused before any work
+    fitted = style_sizes(styles, config, sizes[-1])
+    estimate = estimate_memory(sizes[-1], config.layers, config.optimizer, config.lbfgs_history, fitted)
     device = synthesis_device(vgg, device)
     check_memory(estimate, sizes[-1], device)
     vgg = (vgg or load_vgg(config)).to(device)

@@ -37,12 +37,12 @@ from semvis.style.synthesis import (
     _check_inputs,
     as_image,
     compute_targets,
-    fit_size,
     initial_image,
     load_vgg,
     optimise,
     prepare_colors,
     resize,
+    style_sizes,
     synthesis_device,
 )
 
@@ -167,9 +167,9 @@ def stylize_video(
     styles = [as_image(s) for s in styles]
     _check_inputs(styles, config, None)
     size = video_size((frames.size[1], frames.size[0]), config)
-    style_sizes = [fit_size(s.shape[-2:], round(config.style_scale * max(size))) for s in styles]
+    fitted = style_sizes(styles, config, size)  # a style too thin for this size is refused before any work
     device = synthesis_device(vgg, device)
-    estimate = estimate_memory(size, config.layers, config.optimizer, config.lbfgs_history, style_sizes)
+    estimate = estimate_memory(size, config.layers, config.optimizer, config.lbfgs_history, fitted)
     check_memory(estimate, size, device)
     vgg = (vgg or load_vgg(config)).to(device)
     start = time.perf_counter()

@@ -20,7 +20,7 @@ from typing import Any
 
 from semvis import __version__
 from semvis.atomic import atomic_dir, atomic_path, check_writable
-from semvis.data.images import save_image
+from semvis.data.images import check_sides, save_image
 from semvis.data.video import DEFAULT_FPS, Size, VideoWriter, check_video_output, open_frames
 from semvis.device import DeviceSpec, place
 from semvis.errors import DataError, SemvisError
@@ -167,6 +167,7 @@ def segment_video(
     if source.is_file() and source.stat().st_size == 0:
         raise DataError(f"{source}: empty file")
     frames = open_frames(source)
+    check_sides(frames.size, f"{source}: its frames are")  # the segmenter's pooling needs 16 px a side
     if weights is None:
         from semvis.bundled import SEGMENTER, bundled_model
 
