@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import needs_weights, run_cli, write_toy_segmentation
 from PIL import Image
 from safetensors import safe_open
@@ -22,6 +23,7 @@ from semvis.hashing.train import (
     SquareCrops,
     cache_split,
     cached_codes,
+    hash_loss,
     pooled_grids,
     pooled_split,
     pyramid_pools,
@@ -195,3 +197,19 @@ def test_the_whole_recipe_learns_codes_and_writes_a_head_only_file(tmp_path, mon
 def test_the_cli_asks_for_masks_or_the_baseline(capsys, tmp_path) -> None:
     code, _, err = run_cli(capsys, "train", "hash", "--data", str(tmp_path))
     assert code == 2 and "--segment-data" in err and "--baseline" in err
+
+
+def test_hash_loss_terms_have_their_known_values() -> None:
+    torch.manual_seed(0)
+    model = SemanticHashNet(num_classes=3, hidden=8, bits=16, baseline=True, pool_grid=1).eval()
+    phase = HashPhase(model, (4, 4))
+    pools, labels = torch.randn(6, model.trunk.feature_info[0].channels, 1), torch.tensor([0, 1, 2, 0, 1, 2])
+    r, logits = phase.latent(pools)
+    plain, logs = hash_loss(phase, (pools, labels))
+    torch.testing.assert_close(plain, F.cross_entropy(logits, labels))
+    u = 2 * r - 1
+    quantized, _ = hash_loss(phase, (pools, labels), quantization=2.0)
+    torch.testing.assert_close(quantized - plain, 2.0 * ((u.abs() - 1) ** 2).mean())
+    balanced, _ = hash_loss(phase, (pools, labels), balance=3.0)
+    torch.testing.assert_close(balanced - plain, 3.0 * (u.mean(0) ** 2).mean())
+    assert 0 < logs["saturation"] < 1 and 0 <= logs["acc"] <= 1

@@ -316,6 +316,12 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
     hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
     hashing.add_argument("--no-input-norm", action="store_true", help="ablation: no BatchNorm on FC6's input")
+    hashing.add_argument(
+        "--quantization", type=float, default=0.0, help="weight of a term pulling r to 0 or 1 (not in the paper)"
+    )
+    hashing.add_argument(
+        "--balance", type=float, default=0.0, help="weight of a term asking each bit to be on half the time (ditto)"
+    )
     hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--segment-lr", type=float, default=1e-3, help="phase 1, SGD momentum 0.9 (paper: 1e-3)")
     hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
@@ -348,6 +354,8 @@ def run_hash(args: argparse.Namespace) -> int:
         queries_per_class=args.queries_per_class,
         input_norm=not args.no_input_norm,
         feature_layer=args.features,
+        quantization=args.quantization,
+        balance=args.balance,
         segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
     )
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))

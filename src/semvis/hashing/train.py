@@ -52,7 +52,6 @@ from semvis.progress import ProgressCallback
 from semvis.segment.train import segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
-from semvis.train.tasks import classification_loss
 
 log = logging.getLogger("semvis.hashing")
 
@@ -274,17 +273,45 @@ def train_segmentation_phase(
     return Trainer(phase, loss, train, cfg, val_data=val, metrics=metrics, progress=progress).fit()
 
 
+def hash_loss(
+    phase: HashPhase, batch: tuple[torch.Tensor, torch.Tensor], quantization: float = 0.0, balance: float = 0.0
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy of the class logits (the paper's phase-2 loss), plus two optional terms on
+    ``u = 2r − 1`` that deep hashing methods commonly add and the paper does not:
+
+    - ``quantization · mean((|u| − 1)²)`` pulls every ``r`` towards 0 or 1, so that eq. 2's
+      thresholding loses less of what the layer learned;
+    - ``balance · mean over bits of (batch mean of u)²`` asks each bit to be on for half the
+      images, so that bits split the data instead of repeating each other.
+
+    Logs top-1 accuracy (``acc``) and the mean ``|u|`` (``saturation``).
+    """
+    pools, labels = batch
+    r, logits = phase.latent(pools)
+    u = 2 * r - 1
+    loss = F.cross_entropy(logits, labels)
+    if quantization:
+        loss = loss + quantization * (u.abs() - 1).square().mean()
+    if balance:
+        loss = loss + balance * u.mean(dim=0).square().mean()
+    accuracy = (logits.detach().argmax(dim=1) == labels).float().mean()
+    return loss, {"acc": accuracy, "saturation": u.detach().abs().mean()}
+
+
 def train_hash_phase(
     model: SemanticHashNet,
     train: PooledSplit,
     out_dir: str | Path,
     progress: ProgressCallback | None = None,
+    quantization: float = 0.0,
+    balance: float = 0.0,
     **overrides: Any,
 ) -> dict[str, float]:
-    """Phase 2: (PSP →) FC layers → latent → classifier with cross-entropy (:data:`PAPER_RECIPE`, batch 96)."""
+    """Phase 2: (PSP →) FC layers → latent → classifier with :func:`hash_loss` (:data:`PAPER_RECIPE`, batch 96)."""
     cfg = _recipe(HASH_BATCH, len(train), out_dir, overrides)
     phase = HashPhase(model, train.map_size)
-    return Trainer(phase, classification_loss, train, cfg, progress=progress).fit()
+    loss = partial(hash_loss, quantization=quantization, balance=balance)
+    return Trainer(phase, loss, train, cfg, progress=progress).fit()
 
 
 @torch.inference_mode()
@@ -364,6 +391,8 @@ def train_semantic_hashing(
     input_size: int = INPUT_SIZE,
     input_norm: bool = True,
     feature_layer: str | None = None,
+    quantization: float = 0.0,
+    balance: float = 0.0,
     segmentation_overrides: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     **overrides: Any,
@@ -375,7 +404,8 @@ def train_semantic_hashing(
     reused by later runs. Writes ``out_dir/model.safetensors`` (trunk by registry name) and
     ``out_dir/retrieval.json``; ``overrides`` go to phase 2's :class:`~semvis.train.TrainConfig`,
     and their ``device`` (default auto) holds the whole network, trunk included, for both phases.
-    ``progress`` gets the caching and the training steps.
+    ``progress`` gets the caching and the training steps; ``quantization`` and ``balance`` weigh
+    :func:`hash_loss`'s optional terms (0: the paper's loss).
     """
     from semvis.weights import weights_at_hand
 
@@ -417,7 +447,7 @@ def train_semantic_hashing(
         cached(query, name=f"{data_root.name}-query"),
     )
     train, test = pooled_split(model, db_maps), pooled_split(model, query_maps)
-    hash_results = train_hash_phase(model, train, out_dir, progress, **overrides)
+    hash_results = train_hash_phase(model, train, out_dir, progress, quantization, balance, **overrides)
     db_codes, db_labels = cached_codes(model, train), train.tensors[1].numpy()
     query_labels = test.tensors[1].numpy()
     scores = evaluate_retrieval(cached_codes(model, test), query_labels, db_codes, db_labels, bits, database.classes)
@@ -434,6 +464,7 @@ def train_semantic_hashing(
             "baseline": segmentation_root is None,
             "backbone_weights": entry,
             "feature_layer": model.feature_layer,
+            "loss_terms": {"quantization": quantization, "balance": balance},
             "summary": scores.summary(),
             "float_features": float_scores,
             "codes": stats,
