@@ -18,7 +18,7 @@ import torch
 from fastapi import Depends, HTTPException, Request
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from semvis.data.images import DECODE_ERRORS, check_sides, to_mode
+from semvis.data.images import DECODE_ERRORS, check_sides, open_image, to_mode
 from semvis.errors import ImageError
 
 #: Pillow formats an uploaded photo may have; label maps must be PNG.
@@ -59,7 +59,7 @@ def binary_body(media_type: str, description: str) -> dict[str, Any]:
 def _open(data: bytes, formats: tuple[str, ...], max_pixels: int, what: str) -> Image.Image:
     """Open in-memory image bytes and check their pixel count; nothing is decoded yet."""
     try:
-        img = Image.open(io.BytesIO(data), formats=formats)
+        img = open_image(io.BytesIO(data), formats)
     except UnidentifiedImageError:
         raise HTTPException(415, f"the {what} is not an image of a supported format ({', '.join(formats)})") from None
     except Image.DecompressionBombError as exc:

@@ -11,6 +11,7 @@ from semvis.cli import console
 from semvis.cli.index import add_weights_argument
 from semvis.cli.main import int_in_range
 from semvis.data import save_image
+from semvis.data.images import check_image_output
 from semvis.hashing import HashIndex, encoder_for
 from semvis.hashing.sheet import contact_sheet
 
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.sheet:
+        check_image_output(args.sheet)
     with HashIndex.open(args.index) as index:
         encoder = encoder_for(index, args.weights, device=args.device)
         codes = encoder.encode([args.image])

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import torch
@@ -65,6 +66,13 @@ def check_image_output(path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def open_image(source: Path | BinaryIO, formats: Sequence[str] | None = None) -> Image.Image:
+    """``Image.open`` without Pillow's decompression-bomb warning: the caller checks its own pixel limit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(source, formats=formats)
+
+
 def _open(path: Path, max_pixels: int, min_side: int = 1) -> Image.Image:
     """Open, size-check, fully decode and EXIF-orient the image at ``path``."""
     if not path.exists():
@@ -74,7 +82,7 @@ def _open(path: Path, max_pixels: int, min_side: int = 1) -> Image.Image:
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: file is empty")
     try:
-        img = Image.open(path)
+        img = open_image(path)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image (unknown or unsupported file format)") from None
     except Image.DecompressionBombError as e:
