@@ -48,6 +48,7 @@ from semvis.hashing.segments import Segment, build_faiss, faiss_code_size, pad_c
 BITS = 48
 BYTES = BITS // 8
 OUT = Path(__file__).resolve().parent / "results" / "index_scale.md"
+PARTS = ("build", "encode", "search")
 
 
 class Report:
@@ -134,14 +135,15 @@ def search_table(report: Report, args: argparse.Namespace) -> None:
         "| codes | distribution | kind | setting | build s | ms/query | recall@50 | bytes/code in memory |",
         "|---|---|---|---|---|---|---|---|",
     )
+    makers = {
+        "random": ("random", lambda m: random_codes(m, rng)),
+        "clustered": (
+            f"clustered ({args.clusters:,} centres, {args.flip:g} flips)",
+            lambda m: clustered_codes(m, centres, args.flip, rng),
+        ),
+    }
     for n in args.sizes:
-        for name, make in (
-            ("random", lambda m: random_codes(m, rng)),
-            (
-                f"clustered ({args.clusters:,} centres, {args.flip:g} flips)",
-                lambda m: clustered_codes(m, centres, args.flip, rng),
-            ),
-        ):
+        for name, make in (makers[d] for d in args.distributions):
             codes, queries = make(n), make(args.queries)
             search_rows(report, n, name, codes, pad_codes(queries, BITS), args)
             del codes
@@ -231,6 +233,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("-k", type=int, default=50)
+    parser.add_argument("--distributions", nargs="+", choices=("random", "clustered"), default=["random", "clustered"])
     parser.add_argument("--clusters", type=int, default=10_000)
     parser.add_argument("--flip", type=float, default=0.08)
     parser.add_argument("--nprobe", type=int, nargs="+", default=[1, 4, 16, 64])
@@ -243,6 +246,7 @@ def main() -> None:
     parser.add_argument("--encode", type=int, default=96)
     parser.add_argument("--tmp", type=Path, help="where temporary indexes go")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="tables to measure (default: all)")
     args = parser.parse_args()
     faiss.omp_set_num_threads(1)
     torch.set_num_threads(1)
@@ -256,10 +260,12 @@ def main() -> None:
         f"faiss {faiss.__version__}, torch {torch.__version__}, 1 thread unless stated.",
         "",
     )
-    report.add(*build_table(args))
-    if args.images:
+    if "build" in args.parts:
+        report.add(*build_table(args))
+    if "encode" in args.parts and args.images:
         report.add(*encode_table(args))
-    search_table(report, args)
+    if "search" in args.parts:
+        search_table(report, args)
 
 
 if __name__ == "__main__":
