@@ -97,6 +97,12 @@ def image(path: Path) -> str:
     return str(path)
 
 
+def label_map(path: Path) -> str:
+    """A map of class 0 at :func:`image`'s size (colorize reads it before loading the models)."""
+    Image.new("L", (24, 16)).save(path)
+    return str(path)
+
+
 class FakeIndex:
     """Stands in for HashIndex where a command must open one before encoding."""
 
@@ -140,7 +146,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], object, str, dict[str, objec
         {"load_segmenter": lambda path: (None, LabelSpec(("a", "b")))},
     ),
     "colorize": (
-        lambda t: ["colorize", image(t / "c.png"), "--labels", image(t / "l.png"), "-o", str(t / "o.png")],
+        lambda t: ["colorize", image(t / "c.png"), "--labels", label_map(t / "l.png"), "-o", str(t / "o.png")],
         colorize_package,
         "load_colorizer",
         {},
@@ -153,7 +159,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], object, str, dict[str, objec
     ),
     "serve": (lambda t: ["serve"], pipeline, "load_colorization_models", {}),
     "classify": (
-        lambda t: ["classify", image(t / "c.png"), "--weights", "w", "--size", "8"],
+        lambda t: ["classify", image(t / "c.png"), "--weights", "w", "--size", "32"],
         cli_classify,
         "classify",
         {"load_classifier": tiny_classifier},
