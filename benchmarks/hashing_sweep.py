@@ -52,10 +52,15 @@ def run_once(args: argparse.Namespace, backbone: str, method: str, bits: int) ->
             backbone=backbone,
             bits=bits,
             hidden=args.hidden,
+            dropout=args.dropout,
             feature_layer=args.features,
             segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
+            quantization=args.quantization,
+            balance=args.balance,
             epochs=args.epochs,
             lr=args.lr,
+            optimizer=args.optimizer,
+            scheduler=args.scheduler,
             log_every=10_000,
         )
         data = json.loads(report.read_text())
@@ -89,7 +94,12 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--features", default="final", choices=("semifinal", "final"))
     parser.add_argument("--hidden", type=int, default=4096)
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--quantization", type=float, default=0.0)
+    parser.add_argument("--balance", type=float, default=0.0)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--optimizer", default="sgd")
+    parser.add_argument("--scheduler", default="step")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--segment-epochs", type=int, default=30)
     parser.add_argument("--segment-lr", type=float, default=1e-3)
@@ -108,8 +118,9 @@ def main() -> None:
     seconds = sum(r.get("seconds", 0.0) for *_, r in rows)
     text = "\n\n".join(
         [
-            f"# Semantic hashing sweep ({args.features} trunk features, FC {args.hidden}, {args.epochs} epochs, "
-            f"lr {args.lr:g})",
+            f"# Semantic hashing sweep ({args.features} trunk features, FC {args.hidden}, dropout {args.dropout:g}, "
+            f"{args.optimizer} lr {args.lr:g} {args.scheduler}, {args.epochs} epochs, "
+            f"quantization {args.quantization:g}, balance {args.balance:g})",
             f"{args.data.name}: database.txt trains and is searched, query.txt queries. CPU: "
             f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
             f"{seconds / 60:.0f} min of training in the runs made by this invocation or earlier ones.",

@@ -315,6 +315,7 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     hashing.add_argument("--bits", type=int, default=48, choices=CODE_LENGTHS)
     hashing.add_argument("--pool-grid", type=int, default=1, help="PSP output pooled to G×G before FC6 (1: global)")
     hashing.add_argument("--hidden", type=int, default=4096, help="width of FC6/FC7 (paper: 4096)")
+    hashing.add_argument("--dropout", type=float, default=0.5, help="after FC6 and FC7 (paper's FC layers: 0.5)")
     hashing.add_argument("--no-input-norm", action="store_true", help="ablation: no BatchNorm on FC6's input")
     hashing.add_argument(
         "--quantization", type=float, default=0.0, help="weight of a term pulling r to 0 or 1 (not in the paper)"
@@ -351,6 +352,7 @@ def run_hash(args: argparse.Namespace) -> int:
         bits=args.bits,
         pool_grid=args.pool_grid,
         hidden=args.hidden,
+        dropout=args.dropout,
         queries_per_class=args.queries_per_class,
         input_norm=not args.no_input_norm,
         feature_layer=args.features,
