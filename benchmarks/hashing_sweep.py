@@ -34,13 +34,13 @@ from semvis.paths import data_root
 METHODS = ("PSP", "baseline")
 
 
-def run_folder(runs: Path, backbone: str, features: str, method: str, bits: int) -> Path:
-    return runs / f"{backbone}-{features}-{method}-{bits}"
+def run_folder(args: argparse.Namespace, backbone: str, method: str, bits: int) -> Path:
+    return args.runs / f"{backbone}-{args.features}-{method}-{bits}{f'-seed{args.seed}' if args.seed else ''}"
 
 
 def run_once(args: argparse.Namespace, backbone: str, method: str, bits: int) -> dict[str, Any]:
     """The report of one run, training it first unless its folder already holds one."""
-    out = run_folder(args.runs, backbone, args.features, method, bits)
+    out = run_folder(args, backbone, method, bits)
     report = out / "retrieval.json"
     if not report.is_file():
         start = time.perf_counter()
@@ -61,6 +61,7 @@ def run_once(args: argparse.Namespace, backbone: str, method: str, bits: int) ->
             lr=args.lr,
             optimizer=args.optimizer,
             scheduler=args.scheduler,
+            seed=args.seed,
             log_every=10_000,
         )
         data = json.loads(report.read_text())
@@ -77,9 +78,10 @@ def table(rows: list[tuple[str, str, int, dict[str, Any]]]) -> str:
     lines = [head, "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for backbone, method, bits, r in rows:
         s, f, c = r["summary"], r["float_features"], r["codes"]
+        accuracy = r["hash_phase"].get("train_acc", float("nan"))
         lines.append(
             f"| {backbone} | {method} | {bits} | {s['map@10']:.3f} | {s['map@50']:.3f} | {s['p@10']:.3f} | "
-            f"{f['map@10']:.3f} | {s['map@10'] - f['map@10']:+.3f} | {r['hash_phase'].get('acc', float('nan')):.3f} | "
+            f"{f['map@10']:.3f} | {s['map@10'] - f['map@10']:+.3f} | {accuracy:.3f} | "
             f"{c['distinct']} ({c['distinct_fraction']:.0%}) | {c['bit_balance']:.3f} | {c['bit_correlation']:.3f} |"
         )
     return "\n".join(lines)
@@ -101,6 +103,7 @@ def main() -> None:
     parser.add_argument("--optimizer", default="sgd")
     parser.add_argument("--scheduler", default="step")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0, help="phase 2's seed (a run folder per seed other than 0)")
     parser.add_argument("--segment-epochs", type=int, default=30)
     parser.add_argument("--segment-lr", type=float, default=1e-3)
     parser.add_argument("--runs", type=Path, default=Path("runs/hash-sweep"))
@@ -108,13 +111,12 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/hashing_sweep.md"))
     parser.add_argument("--chart", type=Path, default=Path("docs/images/hashing_sweep_pr.png"))
     parser.add_argument("--chart-bits", type=int, default=48)
+    parser.add_argument("--report-only", action="store_true", help="tabulate the runs that exist, train none")
     args = parser.parse_args()
-    rows = [
-        (backbone, method, bits, run_once(args, backbone, method, bits))
-        for backbone in args.backbone
-        for bits in args.bits
-        for method in args.methods
-    ]
+    grid = [(backbone, method, bits) for backbone in args.backbone for bits in args.bits for method in args.methods]
+    if args.report_only:
+        grid = [cell for cell in grid if (run_folder(args, *cell) / "retrieval.json").is_file()]
+    rows = [(backbone, method, bits, run_once(args, backbone, method, bits)) for backbone, method, bits in grid]
     seconds = sum(r.get("seconds", 0.0) for *_, r in rows)
     text = "\n\n".join(
         [

