@@ -58,7 +58,7 @@ def test_evaluate_prints_per_class_iou_and_writes_the_confusion_picture(
 
 def test_a_bad_weight_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     image = tmp_path / "x.png"
-    Image.new("RGB", (8, 8)).save(image)
+    Image.new("RGB", (32, 32)).save(image)  # above the 16 px floor, so the weights are what fails
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file")
     code, _, err = run_cli(capsys, "segment", str(image), "--weights", str(junk), "-o", str(tmp_path / "x"))
