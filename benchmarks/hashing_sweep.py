@@ -109,7 +109,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/hash-sweep"))
     parser.add_argument("--cache", type=Path, default=Path("runs/hash-cache"))
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/hashing_sweep.md"))
-    parser.add_argument("--chart", type=Path, default=Path("docs/images/hashing_sweep_pr.png"))
+    parser.add_argument("--chart", type=Path, default=Path("benchmarks/results/hashing_sweep_pr.png"))
     parser.add_argument("--chart-bits", type=int, default=48)
     parser.add_argument("--report-only", action="store_true", help="tabulate the runs that exist, train none")
     args = parser.parse_args()
