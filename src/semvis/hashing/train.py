@@ -9,12 +9,16 @@ so the trunk is frozen and its 28×28×512 maps are computed once
    pixel labels with NLL — SGD momentum 0.9, lr 1e-3 → 1e-4 after 20 epochs, 30 epochs,
    batch 32, as in the paper. Photos are cut into 224×224 squares that cover each photo
    (:class:`SquareCrops`: two for a 480×360 CamVid frame);
-2. **hash phase** (:func:`train_hash_phase`): the softmax and segmentation head go; the PSP
+2. **hash phase** (:func:`train_hash_loss` of a :class:`HashPhase`): the softmax and segmentation head go; the PSP
    module (initialised by phase 1) and the FC layers learn codes and labels together with
    cross-entropy on the classes, same SGD settings, batch 96. The baseline (Lin et al. 2015)
    trains the same FC layers straight on the trunk's map.
 
-Deviations, named in docs/hashing.md: the trunk is not fine-tuned; there is no data
+3. **fine-tuning** (optional, :func:`train_hash_loss` of an :class:`EndToEnd`): the paper's
+   end-to-end training on images, with the last trunk stages unfrozen; it runs the trunk every
+   step, so it is the slow option on a CPU.
+
+Deviations, named in docs/hashing.md: by default the trunk is not fine-tuned; there is no data
 augmentation (the paper names none; cached maps allow none).
 """
 
@@ -37,7 +41,7 @@ from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from semvis.atomic import atomic_path
 from semvis.data import ImageFolderDataset, LabelSpec, SegmentationDataset, image_to_tensor
@@ -298,20 +302,64 @@ def hash_loss(
     return loss, {"acc": accuracy, "saturation": u.detach().abs().mean()}
 
 
-def train_hash_phase(
-    model: SemanticHashNet,
-    train: PooledSplit,
+def train_hash_loss(
+    phase: nn.Module,
+    train: Dataset,
     out_dir: str | Path,
     progress: ProgressCallback | None = None,
     quantization: float = 0.0,
     balance: float = 0.0,
     **overrides: Any,
 ) -> dict[str, float]:
-    """Phase 2: (PSP →) FC layers → latent → classifier with :func:`hash_loss` (:data:`PAPER_RECIPE`, batch 96)."""
+    """Train ``phase`` with :func:`hash_loss` (:data:`PAPER_RECIPE`, batch 96): phase 2 is a
+    :class:`HashPhase` on pooled maps, fine-tuning an :class:`EndToEnd` on images (slow on a CPU:
+    every step runs the trunk)."""
     cfg = _recipe(HASH_BATCH, len(train), out_dir, overrides)
-    phase = HashPhase(model, train.map_size)
     loss = partial(hash_loss, quantization=quantization, balance=balance)
     return Trainer(phase, loss, train, cfg, progress=progress).fit()
+
+
+class EndToEnd(nn.Module):
+    """The whole network on images, for fine-tuning after phase 2 (the paper trains end to end).
+
+    The last ``stages`` trunk stages that hold parameters train with the head; the earlier ones stay
+    frozen, and in eval mode so their BatchNorm statistics do not drift. ``forward`` gives class
+    logits, :meth:`latent` also ``r`` (the interface :func:`hash_loss` expects).
+    """
+
+    def __init__(self, model: SemanticHashNet, stages: int) -> None:
+        super().__init__()
+        learned = [s for s in model.trunk.backbone.stages.values() if next(s.parameters(), None) is not None]
+        if not 1 <= stages <= len(learned):
+            raise ValueError(f"stages to fine-tune must be 1 to {len(learned)} for this trunk, got {stages}")
+        self.model = model
+        self.frozen = nn.ModuleList(learned[:-stages])
+        for stage in self.frozen:
+            stage.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> EndToEnd:
+        super().train(mode)
+        self.frozen.eval()
+        return self
+
+    def latent(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model(images)
+        return out.hash_probs, out.logits
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.latent(images)[1]
+
+
+@torch.inference_mode()
+def image_codes(model: SemanticHashNet, dataset: Dataset, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Packed eq. 2 codes of every image of ``dataset`` through the whole network (eval mode), and the labels."""
+    device = model_device(model)
+    model.eval()
+    codes, labels = [], []
+    for images, y in DataLoader(dataset, batch_size=batch_size):
+        codes.append(model(images.to(device)).hash_probs.cpu())
+        labels.append(torch.as_tensor(y))
+    return pack_codes(binarize(torch.cat(codes).numpy())), torch.cat(labels).numpy()
 
 
 @torch.inference_mode()
@@ -395,6 +443,8 @@ def train_semantic_hashing(
     quantization: float = 0.0,
     balance: float = 0.0,
     segmentation_overrides: dict[str, Any] | None = None,
+    finetune_stages: int = 0,
+    finetune_overrides: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> HashTrainingResult:
@@ -407,6 +457,9 @@ def train_semantic_hashing(
     and their ``device`` (default auto) holds the whole network, trunk included, for both phases.
     ``progress`` gets the caching and the training steps; ``quantization`` and ``balance`` weigh
     :func:`hash_loss`'s optional terms (0: the paper's loss).
+    ``finetune_stages`` > 0 then trains end to end with that many last trunk stages unfrozen
+    (:class:`EndToEnd`, with ``finetune_overrides``), scores codes computed from the images, and saves
+    the whole network, trunk included.
     """
     from semvis.weights import weights_at_hand
 
@@ -449,19 +502,28 @@ def train_semantic_hashing(
         cached(query, name=f"{data_root.name}-query"),
     )
     train, test = pooled_split(model, db_maps), pooled_split(model, query_maps)
-    hash_results = train_hash_phase(model, train, out_dir, progress, quantization, balance, **overrides)
-    db_codes, db_labels = cached_codes(model, train), train.tensors[1].numpy()
-    query_labels = test.tensors[1].numpy()
-    scores = evaluate_retrieval(cached_codes(model, test), query_labels, db_codes, db_labels, bits, database.classes)
+    phase = HashPhase(model, train.map_size)
+    hash_results = train_hash_loss(phase, train, out_dir, progress, quantization, balance, **overrides)
+    finetuned = None
+    if finetune_stages:
+        tuning = {"device": device} | (finetune_overrides or {})
+        finetuned = train_hash_loss(
+            EndToEnd(model, finetune_stages), database, out_dir / "finetune", progress, quantization, balance, **tuning
+        )
+        (query_codes, query_labels), (db_codes, db_labels) = image_codes(model, query), image_codes(model, database)
+    else:
+        query_codes, query_labels = cached_codes(model, test), test.tensors[1].numpy()
+        db_codes, db_labels = cached_codes(model, train), train.tensors[1].numpy()
+    scores = evaluate_retrieval(query_codes, query_labels, db_codes, db_labels, bits, database.classes)
     float_scores = float_ranking_scores(
         global_average(query_maps.features), query_labels, global_average(db_maps.features), db_labels
     )
     stats = code_statistics(db_codes, bits)
     weights = out_dir / "model.safetensors"
     if is_main_process():
-        save_hashnet(
-            model.eval(), weights, backbone_weights=entry, provenance={"data": str(data_root), "metrics": hash_results}
-        )
+        trunk = None if finetune_stages else entry  # a fine-tuned trunk is saved in the file
+        provenance = {"data": str(data_root), "metrics": finetuned or hash_results}
+        save_hashnet(model.eval(), weights, backbone_weights=trunk, provenance=provenance)
         report = {
             "baseline": segmentation_root is None,
             "backbone_weights": entry,
@@ -473,6 +535,7 @@ def train_semantic_hashing(
             "scores": scores.to_dict(),
             "segmentation_phase": seg_results,
             "hash_phase": hash_results,
+            "finetune": None if finetuned is None else {"stages": finetune_stages} | finetuned,
         }
         with atomic_path(out_dir / "retrieval.json") as tmp:
             tmp.write_text(json.dumps(report, indent=1))
