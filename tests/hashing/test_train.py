@@ -17,7 +17,7 @@ from torch.utils.data import Dataset
 import semvis.hashing.train as hash_train
 from semvis.data import SegmentationDataset
 from semvis.errors import DataError
-from semvis.hashing import SemanticHashNet, load_hashnet
+from semvis.hashing import ImageEncoder, SemanticHashNet, load_hashnet
 from semvis.hashing.train import (
     EndToEnd,
     HashPhase,
@@ -235,7 +235,7 @@ def test_fine_tuning_trains_the_last_stages_and_leaves_the_frozen_ones_bn_statis
     }
     assert changed == {"block7", "conv_last"}  # weights and running statistics of the last two stages only
     assert not torch.equal(model.hash_head.fc6.weight, before["hash_head.fc6.weight"])
-    codes, labels = image_codes(model, database)
+    codes, labels = image_codes(ImageEncoder(model), database)
     assert codes.shape == (len(database), 2) and labels.tolist() == [label for _, label in database.samples]
     with pytest.raises(ValueError, match="1 to 9"):
         EndToEnd(model, 10)

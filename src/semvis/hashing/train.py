@@ -49,7 +49,7 @@ from semvis.data.transforms import crop_pair, resize_pair
 from semvis.device import model_device
 from semvis.errors import DataError
 from semvis.hashing.codes import binarize, pack_codes
-from semvis.hashing.encode import INPUT_SIZE, square_crop
+from semvis.hashing.encode import INPUT_SIZE, ImageEncoder, square_crop
 from semvis.hashing.evaluate import RetrievalScores, code_statistics, evaluate_retrieval, float_ranking_scores
 from semvis.hashing.model import SemanticHashNet, save_hashnet
 from semvis.progress import ProgressCallback
@@ -350,16 +350,11 @@ class EndToEnd(nn.Module):
         return self.latent(images)[1]
 
 
-@torch.inference_mode()
-def image_codes(model: SemanticHashNet, dataset: Dataset, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """Packed eq. 2 codes of every image of ``dataset`` through the whole network (eval mode), and the labels."""
-    device = model_device(model)
-    model.eval()
-    codes, labels = [], []
-    for images, y in DataLoader(dataset, batch_size=batch_size):
-        codes.append(model(images.to(device)).hash_probs.cpu())
-        labels.append(torch.as_tensor(y))
-    return pack_codes(binarize(torch.cat(codes).numpy())), torch.cat(labels).numpy()
+def image_codes(encoder: ImageEncoder, dataset: Dataset, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """Packed eq. 2 codes of every ``(image, label)`` of ``dataset`` through the whole network, and the labels."""
+    batches = DataLoader(dataset, batch_size=batch_size)
+    codes, labels = zip(*((encoder.encode_tensor(images).packed, y.numpy()) for images, y in batches), strict=True)
+    return np.concatenate(codes), np.concatenate(labels)
 
 
 @torch.inference_mode()
@@ -510,7 +505,8 @@ def train_semantic_hashing(
         finetuned = train_hash_loss(
             EndToEnd(model, finetune_stages), database, out_dir / "finetune", progress, quantization, balance, **tuning
         )
-        (query_codes, query_labels), (db_codes, db_labels) = image_codes(model, query), image_codes(model, database)
+        encoder = ImageEncoder(model)  # the whole network, where the model is
+        (query_codes, query_labels), (db_codes, db_labels) = image_codes(encoder, query), image_codes(encoder, database)
     else:
         query_codes, query_labels = cached_codes(model, test), test.tensors[1].numpy()
         db_codes, db_labels = cached_codes(model, train), train.tensors[1].numpy()
