@@ -85,7 +85,7 @@ def test_a_video_becomes_an_overlay_video_label_pngs_and_a_report(
     assert data["mean_fps"] == pytest.approx(6 / sum(data["seconds_per_frame"]), rel=1e-3)
     assert data["r_measured"] == pytest.approx(data["nonkey_mean_seconds"] / data["key_mean_seconds"])
     assert data["speedup_eq7_measured_r"] == pytest.approx(speedup(3, data["r_measured"]))
-    assert data["speedup_measured"] == pytest.approx(data["speedup_eq7_measured_r"], rel=1e-3)  # 2 whole intervals
+    assert data["speedup_measured"] is None and data["baseline"] is None  # no per-frame run, nothing measured
     assert data["flops"]["flow"] is None and data["flops"]["features"] > data["flops"]["warp"] > 0
     assert 0 < data["r_flops"] < 1 and data["speedup_eq7_flops_r"] == pytest.approx(speedup(3, data["r_flops"]))
     assert leftovers(tmp_path) == []

@@ -88,3 +88,59 @@ def test_settings_that_cannot_run_are_refused_before_writing(
 def test_the_output_needs_a_video_suffix(tmp_path: Path, weights: Path) -> None:
     with pytest.raises(DataError, match=r"out\.png: a video's output must end in one of \.mp4"):
         segment_video(odd_clip(tmp_path / "clip", 1), tmp_path / "out.png", weights)
+
+
+class FakeClock:
+    """A clock that only N's parts advance: ``features`` costs 4 s (100 s the first time: a warm-up), ``task`` 1 s."""
+
+    def __init__(self) -> None:
+        self.now, self.feature_calls = 0.0, 0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def on_features(self, *_: object) -> None:
+        self.feature_calls += 1
+        self.now += 100.0 if self.feature_calls == 1 else 4.0
+
+    def on_task(self, *_: object) -> None:
+        self.now += 1.0
+
+
+def test_the_measured_speedup_comes_from_a_separate_per_frame_run(
+    tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import semvis.video.inference as inference
+    import semvis.video.pipeline as pipeline
+
+    clock, load = FakeClock(), pipeline.load_video_model
+
+    def timed_model(path: Path) -> tuple[object, object]:
+        model, classes = load(path)
+        model.features.register_forward_pre_hook(clock.on_features)
+        model.task.register_forward_pre_hook(clock.on_task)
+        return model, classes
+
+    monkeypatch.setattr(pipeline, "load_video_model", timed_model)
+    monkeypatch.setattr(inference, "time", clock)
+    clip, out = odd_clip(tmp_path / "clip"), tmp_path / "out.mp4"
+    result = segment_video(
+        clip, out, weights, flow="zero", key_interval=2, report_path=tmp_path / "r.json", measure_baseline=True
+    )
+    # the warm-up frame (100 s) is outside both runs: N on every frame costs 5 × 5 s, DFF 3 key + 2 other frames
+    assert clock.feature_calls == 1 + 5 + 3
+    assert result.baseline is not None and result.baseline.seconds == (5.0,) * 5
+    assert result.timing.seconds == (5.0, 1.0, 5.0, 1.0, 5.0) and result.measured_speedup == 25 / 17
+    report = result.report
+    assert report is not None and report["speedup_measured"] == 25 / 17
+    assert report["baseline"]["frames"] == 5 and report["baseline"]["total_seconds"] == 25
+    assert "estimate" in report["speedup_note"]
+
+
+def test_without_a_baseline_the_report_measures_no_speedup(tmp_path: Path, weights: Path) -> None:
+    clip = odd_clip(tmp_path / "clip", 3)
+    result = segment_video(clip, tmp_path / "out.mp4", weights, flow="zero", key_interval=2, report_path=tmp_path / "r")
+    assert result.baseline is None and result.measured_speedup is None
+    report, timing = result.report, result.timing
+    assert report is not None and report["speedup_measured"] is None and report["baseline"] is None
+    assert report["speedup_eq7_measured_r"] == pytest.approx(timing.key_seconds / timing.mean_seconds)

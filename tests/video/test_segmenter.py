@@ -100,13 +100,15 @@ def test_run_timing_gives_r_l_and_both_speedups() -> None:
     timing = RunTiming.of([2.0, 0.5, 0.5, 2.0, 0.5, 0.5], [True, False, False, True, False, False])
     assert timing.key_frames == [0, 3] and timing.interval == 3
     assert timing.key_seconds == 2 and timing.nonkey_seconds == 0.5 and timing.ratio == 0.25
-    assert timing.measured_speedup == pytest.approx(2 / 1.0)
-    # a whole number of intervals: measured and eq. 7 agree by construction
-    assert timing.predicted_speedup == pytest.approx(speedup(3, 0.25)) == pytest.approx(2.0)
+    # eq. 7 with the clock's r and l is the key frames' mean time over the mean frame time: an estimate
+    assert timing.predicted_speedup == pytest.approx(speedup(3, 0.25)) == pytest.approx(2 / 1.0)
+    assert timing.speedup_over(RunTiming.of([2.5] * 6, [True] * 6)) == pytest.approx(15 / 6)
     report = timing.report()
     assert report["frames"] == 6 and report["mean_fps"] == pytest.approx(1.0) and report["r_measured"] == 0.25
     every = RunTiming.of([1.0, 1.0], [True, True])
-    assert every.ratio is None and every.measured_speedup == every.predicted_speedup == 1
+    assert every.ratio is None and every.predicted_speedup == 1 and every.total_seconds == 2
+    with pytest.raises(ValueError, match="a baseline of 2 frames for a run of 6"):
+        timing.speedup_over(every)
     with pytest.raises(ValueError, match="key frame"):
         RunTiming.of([1.0], [False])
 

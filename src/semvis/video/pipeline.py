@@ -6,6 +6,9 @@ runs on key frames only and its output is warped along the flow — the DFF file
 network F (DFF), hand-crafted DIS flow (the paper's SFF), pretrained RAFT-small or none (zero flow) — to the other
 frames, where only ``classify`` runs (Zhu et al. 2017, Algorithm 1). Every output is written
 atomically: a failure leaves no video, no label folder and no report behind.
+
+The report's eq. 7 figures are estimates; ``measure_baseline`` also runs N on every frame and
+times it, and only then does the report carry a measured speedup (``speedup_measured``).
 """
 
 from __future__ import annotations
@@ -49,6 +52,12 @@ UNCOUNTED_FLOW_NOTES = {
     "dis": DIS_NOTE,
     "raft": "RAFT-small's flow is not counted, so r_flops is a lower bound",
 }
+#: The report's note on its speedups.
+SPEEDUP_NOTE = (
+    "speedup_eq7_measured_r is eq. 7 with this run's r and l, i.e. the mean key-frame time over the mean frame "
+    "time: an estimate that assumes a key frame costs what per-frame N costs. speedup_measured is the per-frame "
+    "run's network seconds over this run's, both after one warm-up frame; null unless --measure-baseline ran it."
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class SegmentedVideo:
 
     ``size`` is the written video's (width, height): the frames' with odd sides rounded down.
     ``report`` holds what went to the JSON report, ``None`` when none was asked for.
+    ``baseline`` is the timing of N on every frame of the same clip, when it was measured.
     """
 
     output: Path
@@ -67,6 +77,12 @@ class SegmentedVideo:
     wall_seconds: float
     labels_dir: Path | None = None
     report: dict[str, Any] | None = None
+    baseline: RunTiming | None = None
+
+    @property
+    def measured_speedup(self) -> float | None:
+        """Per-frame N's network seconds over this run's (``None`` without a baseline)."""
+        return None if self.baseline is None else self.timing.speedup_over(self.baseline)
 
 
 def _check_request(
@@ -124,6 +140,22 @@ def _schedule(key_interval: int, adaptive: str | None, threshold: float | None) 
     return AdaptiveSchedule(threshold, adaptive, max_interval=key_interval)
 
 
+def _time_per_frame(
+    model: DeepFeatureFlow,
+    source: Path,
+    max_frames: int | None,
+    total: int | None,
+    progress: ProgressCallback | None,
+) -> RunTiming:
+    """N on every frame of ``source`` (l = 1), after one untimed warm-up frame: the measured baseline."""
+    list(run_video(model, islice(open_frames(source), 1), FixedInterval(1), zero_flow))
+    seconds = []
+    for result in run_video(model, islice(open_frames(source), max_frames), FixedInterval(1), zero_flow):
+        seconds.append(result.seconds)
+        report(progress, "per-frame baseline", len(seconds), total)
+    return RunTiming.of(seconds, [True] * len(seconds))
+
+
 def segment_video(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -138,6 +170,7 @@ def segment_video(
     report_path: str | os.PathLike[str] | None = None,
     max_frames: int | None = None,
     fps: float | None = None,
+    measure_baseline: bool = False,
     device: DeviceSpec | None = None,
     progress: ProgressCallback | None = None,
 ) -> SegmentedVideo:
@@ -157,6 +190,8 @@ def segment_video(
         report_path: write a JSON report there: settings, per-frame timing, r and speedups, FLOPs.
         max_frames: stop after this many frames.
         fps: output frame rate; default the input's, else :data:`~semvis.data.video.DEFAULT_FPS`.
+        measure_baseline: first run N on every frame (after one untimed warm-up frame, which also
+            warms up the DFF run) and time it, so that the speedup is measured, not only estimated.
         device: where N runs (``None``: where the loader put it, the CPU).
         progress: receives a "segmenting" update after each frame.
     """
@@ -183,6 +218,7 @@ def segment_video(
     if report_file is not None:  # FLOPs of a copy on the meta device; DIS and RAFT are not counted
         cost = dff_complexity(meta_copy(model), frames.size, None if flow == "net" else zero_flow)
 
+    baseline = _time_per_frame(model, source, max_frames, total, progress) if measure_baseline else None
     seconds: list[float] = []
     keys: list[bool] = []
     start = time.perf_counter()
@@ -210,10 +246,10 @@ def segment_video(
             "flow_preset": flow_preset if flow == "dis" else None,
             "schedule": _schedule_settings(key_interval, adaptive, threshold),
         }
-        data = _report(settings, timing, wall, cost)
+        data = _report(settings, timing, wall, cost, baseline)
         with atomic_path(report_file) as tmp:
             tmp.write_text(json.dumps(data, indent=1) + "\n")
-    return SegmentedVideo(output, writer.size, fps, flow, timing, wall, labels, data)
+    return SegmentedVideo(output, writer.size, fps, flow, timing, wall, labels, data, baseline)
 
 
 def _schedule_settings(key_interval: int, adaptive: str | None, threshold: float | None) -> dict[str, Any]:
@@ -222,8 +258,11 @@ def _schedule_settings(key_interval: int, adaptive: str | None, threshold: float
     return {"policy": "adaptive", "measure": adaptive, "threshold": threshold, "max_interval": key_interval}
 
 
-def _report(settings: dict[str, Any], timing: RunTiming, wall: float, cost: Complexity) -> dict[str, Any]:
-    """The JSON report: settings, per-frame timing, r and speedups measured and by eq. 7 (see docs/video.md)."""
+def _report(
+    settings: dict[str, Any], timing: RunTiming, wall: float, cost: Complexity, baseline: RunTiming | None
+) -> dict[str, Any]:
+    """The JSON report: settings, per-frame timing, r, speedups by eq. 7 and, with a baseline, measured
+    (see docs/video.md)."""
     uncounted = settings["flow"] in UNCOUNTED_FLOW_NOTES
     return {
         "semvis": __version__,
@@ -240,4 +279,14 @@ def _report(settings: dict[str, Any], timing: RunTiming, wall: float, cost: Comp
         "flops_note": UNCOUNTED_FLOW_NOTES.get(settings["flow"], "all parts counted"),
         "r_flops": cost.ratio,
         "speedup_eq7_flops_r": speedup(timing.interval, cost.ratio),
+        "speedup_measured": None if baseline is None else timing.speedup_over(baseline),
+        "baseline": None
+        if baseline is None
+        else {
+            "frames": baseline.frames,
+            "seconds_per_frame": [round(s, 6) for s in baseline.seconds],
+            "total_seconds": baseline.total_seconds,
+            "mean_fps": 1 / baseline.mean_seconds,
+        },
+        "speedup_note": SPEEDUP_NOTE,
     }

@@ -4,9 +4,13 @@ Zhu et al. 2017 predict the speedup over per-frame N from the cost ratio r of a 
 to a key frame (eq. 7, :func:`~semvis.video.complexity.speedup`). :class:`RunTiming` takes the
 ratio from the clock instead of from FLOP counts: r = mean seconds of a non-key frame / mean
 seconds of a key frame, with l = frames / key frames (Algorithm 1's interval when the frame count
-is a multiple of it, the mean interval of an adaptive schedule). A key frame costs what a
-per-frame run costs, so the measured speedup is the key frames' mean time over the mean time of
-all frames.
+is a multiple of it, the mean interval of an adaptive schedule).
+
+Eq. 7 with that r and l equals the key frames' mean time over the mean time of all frames, for
+any run (l = F/K and r = t_nonkey/t_key give l / (1 + (l − 1) r) = t_key / t_mean). It is an
+*estimate* of the speedup over per-frame N, which assumes a key frame costs what a per-frame run
+costs; it cannot be checked against itself. The measured speedup needs a second, per-frame run
+(``segment_video(..., measure_baseline=True)``, ``benchmarks/video.py``).
 """
 
 from __future__ import annotations
@@ -69,13 +73,18 @@ class RunTiming:
         return self.frames / len(self.key_frames)
 
     @property
-    def measured_speedup(self) -> float:
-        """Mean key-frame time over mean frame time: the speedup over running N on every frame."""
-        return self.key_seconds / self.mean_seconds
+    def total_seconds(self) -> float:
+        return sum(self.seconds)
+
+    def speedup_over(self, baseline: RunTiming) -> float:
+        """The measured speedup: ``baseline``'s seconds (e.g. N on every frame of the same clip) over this run's."""
+        if baseline.frames != self.frames:
+            raise ValueError(f"a baseline of {baseline.frames} frames for a run of {self.frames}")
+        return baseline.total_seconds / self.total_seconds
 
     @property
     def predicted_speedup(self) -> float:
-        """Eq. 7 with the measured r and l."""
+        """Eq. 7 with the measured r and l (= mean key-frame time over mean frame time): an estimate."""
         return speedup(self.interval, self.ratio or 0.0)
 
     def report(self) -> dict[str, object]:
@@ -84,12 +93,11 @@ class RunTiming:
             "frames": self.frames,
             "key_frames": self.key_frames,
             "seconds_per_frame": [round(s, 6) for s in self.seconds],
-            "total_seconds": sum(self.seconds),
+            "total_seconds": self.total_seconds,
             "mean_fps": 1 / self.mean_seconds,
             "key_mean_seconds": self.key_seconds,
             "nonkey_mean_seconds": self.nonkey_seconds,
             "interval": self.interval,
             "r_measured": self.ratio,
-            "speedup_measured": self.measured_speedup,
             "speedup_eq7_measured_r": self.predicted_speedup,
         }
