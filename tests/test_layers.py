@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "semvis"
 #: Modules with no semvis dependency but each other.
 CORE = {"errors", "paths", "atomic", "progress", "device", "assets", "viz", "nn", "bundled"}
 FOUNDATION = CORE | {"weights", "data", "flow", "train", "backbones"}
-CAPABILITIES = {"style", "segment", "colorize", "hashing", "video", "classify"}
+CAPABILITIES = {"style", "segment", "colorize", "hashing", "video", "detect", "classify"}
 #: Each top-level part of ``semvis`` and the parts it may import (besides itself).
 ALLOWED = {
     **{name: CORE for name in CORE},
