@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from semvis.segment.pspnet import PSP_BINS, PSPNet
 from semvis.video import (
     Complexity,
     DeepFeatureFlow,
@@ -12,7 +13,9 @@ from semvis.video import (
     build_dff,
     count_flops,
     dff_complexity,
+    segmenter_dff,
     speedup,
+    zero_flow,
 )
 
 
@@ -62,3 +65,27 @@ def test_dff_at_1024x512_counted_on_the_meta_device() -> None:
     assert cost.task == 2 * 1024 * 20 * (32 * 64) + 8 * 20 * (512 * 1024)
     assert cost.warp == 8 * (2 + 1024) * (32 * 64) + 8 * 1024 * (32 * 64)
     assert 0 < cost.approximate_ratio < cost.ratio < 1
+
+
+def psp_head_flops(
+    c: int, bins: tuple[int, ...], fuse: int, classes: int, grid: tuple[int, int], size: tuple[int, int]
+) -> int:
+    """PSPNet's head by hand: per bin b a 1×1 conv C → C/4 on b² cells and its bilinear upsampling to the grid,
+    the 3×3 fuse conv on the 2C-channel concatenation, the 1×1 classifier and the upsampling to the frame."""
+    cells = grid[0] * grid[1]
+    branches = sum(2 * c * (c // len(bins)) * b * b + 8 * (c // len(bins)) * cells for b in bins)
+    return branches + 2 * 9 * 2 * c * fuse * cells + 2 * fuse * classes * cells + 8 * classes * size[0] * size[1]
+
+
+@pytest.mark.parametrize(("fuse", "frame", "grid"), [(64, (96, 64), (8, 12)), (256, (854, 480), (60, 106))])
+def test_pspnet_head_as_n_task_matches_a_hand_count(fuse: int, frame: tuple[int, int], grid: tuple[int, int]) -> None:
+    """N_task of ``segmenter_dff(PSPNet)``: a small config, and the bundled segmenter's (gray VGG-19, fuse width 256,
+    11 classes) at 854×480, where the head costs 30.1 GFLOPs (docs/video.md; 60.2 was the default width 512's)."""
+    with torch.device("meta"):
+        net = PSPNet(11, "vgg19", in_channels=1, channels=fuse, aux=False)
+    cost = dff_complexity(segmenter_dff(net).eval(), frame, zero_flow)
+    width, height = frame
+    assert cost.task == psp_head_flops(512, PSP_BINS, fuse, 11, grid, (height, width))
+    if fuse == 256:
+        assert round(cost.task / 1e9, 1) == 30.1 and round(cost.features / 1e9, 1) == 407.6
+        assert round(cost.ratio, 3) == 0.069
