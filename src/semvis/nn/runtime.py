@@ -1,0 +1,304 @@
+"""CPU inference through onnxruntime where it is installed: export once, cache, run.
+
+:func:`accelerate` turns an eval-mode model and an example of its inputs into a callable with the
+model's call signature and output structure (a tensor, a tuple or named tuple, or a dataclass of
+tensors). With ``runtime="onnx"`` (or ``"auto"`` when onnxruntime is importable and the model is
+on the CPU) the model is exported by ``torch.onnx.export`` (TorchScript tracing, opset
+:data:`OPSET`) into ``$SEMVIS_HOME/onnx/<key>.onnx``, keyed by the sha256 of the weights, the
+model's class, the fixed keyword arguments and the input ranks and dtypes (plus the input shape when
+the graph is exported per shape), and runs in an ``onnxruntime.InferenceSession`` with as many
+threads as torch uses (``SEMVIS_ORT_THREADS`` overrides).
+
+Batch, height and width are dynamic axes when the trace allows it: an export whose tracing warns
+(Python control flow on a tensor's shape or value, e.g. padding to a stride) or whose outputs at a
+second shape differ from the model's is exported again per input shape, each shape once. When the
+export fails, or onnxruntime is missing under ``"auto"``, the model itself is returned and one line
+is logged. Results match the model to float rounding (tests state the tolerance); benchmarks/runtime.py
+measures why this is the default on the CPU (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import logging
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from semvis.atomic import atomic_path
+from semvis.errors import SemvisError
+from semvis.paths import semvis_home
+
+log = logging.getLogger("semvis.runtime")
+#: The runtimes one can ask for: ``auto`` picks onnxruntime on the CPU when installed, else torch.
+RUNTIMES = ("auto", "torch", "onnx")
+#: ONNX opset of the exports (grid_sample needs 16).
+OPSET = 17
+#: Largest |Δ| between torch and onnxruntime accepted when checking a dynamic export at a second shape.
+CHECK_TOLERANCE = 1e-3
+Rebuild = Callable[[list[torch.Tensor]], Any]
+
+
+class RuntimeChoiceError(SemvisError):
+    """An unknown runtime name, or ``onnx`` asked for where it cannot run."""
+
+
+def onnxruntime_available() -> bool:
+    """True when ``onnxruntime`` can be imported."""
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+def flatten_outputs(output: Any) -> tuple[list[torch.Tensor], Rebuild]:
+    """The tensors of ``output`` (a tensor, a (named) tuple or a dataclass; ``None`` members skipped)
+    and a function that rebuilds the same structure from such a list."""
+    if isinstance(output, torch.Tensor):
+        return [output], lambda tensors: tensors[0]
+    if dataclasses.is_dataclass(output):
+        values = [getattr(output, f.name) for f in dataclasses.fields(output)]
+        make = lambda *items: type(output)(*items)  # noqa: E731
+    elif isinstance(output, tuple):
+        values = list(output)
+        make = (lambda *items: type(output)(*items)) if hasattr(output, "_fields") else (lambda *items: tuple(items))
+    else:
+        raise TypeError(f"cannot export an output of type {type(output).__name__}")
+    present = [i for i, value in enumerate(values) if value is not None]
+
+    def rebuild(tensors: list[torch.Tensor]) -> Any:
+        items: list[Any] = [None] * len(values)
+        for i, tensor in zip(present, tensors):
+            items[i] = tensor
+        return make(*items)
+
+    return [values[i] for i in present], rebuild
+
+
+class _Flat(nn.Module):
+    """``model`` with fixed keyword arguments, returning a flat tuple of tensors (what ONNX exports)."""
+
+    def __init__(self, model: nn.Module, fixed: dict[str, Any]) -> None:
+        super().__init__()
+        self.model, self.fixed = model, fixed
+
+    def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(flatten_outputs(self.model(*inputs, **self.fixed))[0])
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 of the model's class and every parameter and buffer (names, dtypes, values)."""
+    digest = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _threads() -> int:
+    return int(os.environ.get("SEMVIS_ORT_THREADS", torch.get_num_threads()))
+
+
+def _session(path: Path) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = _threads(), 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _run(session: Any, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    feed = {arg.name: x.detach().cpu().contiguous().numpy() for arg, x in zip(session.get_inputs(), inputs)}
+    return [torch.from_numpy(np.asarray(y)) for y in session.run(None, feed)]
+
+
+def export_onnx(
+    model: nn.Module, inputs: Sequence[torch.Tensor], path: str | Path, dynamic: bool = True, **fixed: Any
+) -> bool:
+    """Write ``model`` (called as ``model(*inputs, **fixed)``) to ``path`` as ONNX; True when the
+    graph is dynamic in batch, height and width (4-D inputs), False when it holds the inputs' shapes."""
+    flat = _Flat(model, fixed).eval()
+    with torch.no_grad():
+        outputs = flat(*inputs)
+    names = [f"input{i}" for i in range(len(inputs))]
+    out_names = [f"output{i}" for i in range(len(outputs))]
+    axes = {}
+    if dynamic:
+        axes = {
+            n: dict(zip(range(x.dim())[-2:], ("height", "width"))) if x.dim() >= 3 else {}
+            for n, x in zip(names, inputs)
+        }
+        axes = {n: {0: "batch"} | dims for n, dims in axes.items()}
+        axes |= {n: {0: "batch"} for n in out_names}
+    with atomic_path(path) as tmp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.onnx.export(
+            flat, tuple(inputs), str(tmp), dynamo=False, opset_version=OPSET, input_names=names,
+            output_names=out_names, dynamic_axes=axes or None,
+        )  # fmt: skip
+    traced_python = any(issubclass(w.category, torch.jit.TracerWarning) for w in caught)
+    return dynamic and not traced_python
+
+
+def _second_shape(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Inputs of another height and width (+9 and +13 px: odd, off any stride), same values where they overlap."""
+
+    def grow(x: torch.Tensor) -> torch.Tensor:
+        if x.dim() < 3:
+            return x
+        pad = (0, 13, 0, 9)
+        return (
+            torch.nn.functional.pad(x.float(), pad, mode="replicate").to(x.dtype)
+            if x.dim() == 4
+            else (torch.nn.functional.pad(x[:, None].float(), pad, mode="replicate")[:, 0].to(x.dtype))
+        )
+
+    return [grow(x) for x in inputs]
+
+
+class OnnxModel(nn.Module):
+    """``model`` run by onnxruntime, called like ``model`` (tensors in, the same structure out).
+
+    The export happens for the first inputs it sees (or ``example_inputs`` at once). When it fails, the
+    reason is kept beside the cache (``<weights key>.failed``) so the next run does not try again, and
+    the model itself answers from then on: with ``strict`` the failure raises instead. Attributes the
+    wrapper lacks (``in_channels``, ``config``…) are the model's.
+    """
+
+    def __init__(self, model: nn.Module, cache_dir: Path, dynamic: bool, fixed: dict, strict: bool) -> None:
+        super().__init__()
+        self._model, self._fixed, self._cache_dir, self._strict = model.eval(), fixed, cache_dir, strict
+        self._key = hashlib.sha256(
+            f"{weights_digest(model)} {sorted(fixed.items())} {torch.__version__} {OPSET}".encode()
+        )
+        self._sessions: dict[str, Any] = {}
+        self._rebuild: Rebuild | None = None
+        self.dynamic, self._failed = dynamic, False
+
+    @property
+    def runtime(self) -> str:
+        """``onnx``, or ``torch`` once the export failed."""
+        return "torch" if self._failed else "onnx"
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(super().__getattr__("_model"), name)
+
+    def _signature(self, inputs: Sequence[torch.Tensor], dynamic: bool) -> str:
+        parts = [f"{x.dtype}:{x.dim() if dynamic else tuple(x.shape)}" for x in inputs]
+        key = self._key.copy()
+        key.update(f"{dynamic} {parts}".encode())
+        return key.hexdigest()[:32]
+
+    def _failure_note(self) -> Path:
+        return self._cache_dir / f"{self._key.hexdigest()[:32]}.failed"
+
+    def prepare(self, inputs: Sequence[torch.Tensor]) -> str | None:
+        """Export (unless cached) and open the session for ``inputs``; the session's key, None when it failed."""
+        if self._failed or self._failure_note().is_file():
+            return self._fail(self._failure_note().read_text() if not self._failed else "")
+        try:
+            if self._rebuild is None:
+                with torch.no_grad():
+                    self._rebuild = flatten_outputs(self._model(*inputs, **self._fixed))[1]
+            if self.dynamic and not self._load(inputs, dynamic=True):
+                self.dynamic = False
+            if not self.dynamic:
+                self._load(inputs, dynamic=False)
+        except Exception as error:  # noqa: BLE001 — any export failure means torch runs the model
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+            if self._strict:
+                raise RuntimeChoiceError(f"{type(self._model).__name__} did not export to ONNX: {reason}") from error
+            self._cache_dir.mkdir(parents=True, exist_ok=True)
+            self._failure_note().write_text(reason)
+            return self._fail(reason)
+        return self._signature(inputs, self.dynamic)
+
+    def _fail(self, reason: str) -> None:
+        if not self._failed and reason:
+            log.warning("%s runs in torch: ONNX export failed (%s)", type(self._model).__name__, reason)
+        self._failed = True
+        return None
+
+    def _load(self, inputs: Sequence[torch.Tensor], dynamic: bool) -> bool:
+        """Open the session of ``inputs`` (exporting it unless cached); False when a dynamic graph is refused."""
+        signature = self._signature(inputs, dynamic)
+        if signature in self._sessions:
+            return True
+        path = self._cache_dir / f"{signature}.onnx"
+        refused = path.with_suffix(".static")
+        if dynamic and refused.is_file():
+            return False
+        if not path.is_file():
+            kept_dynamic = export_onnx(self._model, inputs, path, dynamic, **self._fixed)
+            if dynamic and not (kept_dynamic and self._matches(path, _second_shape(inputs))):
+                path.unlink()
+                refused.touch()
+                return False
+        self._sessions[signature] = _session(path)
+        return True
+
+    def _matches(self, path: Path, inputs: list[torch.Tensor]) -> bool:
+        try:
+            got = _run(_session(path), inputs)
+            with torch.no_grad():
+                want = flatten_outputs(self._model(*inputs, **self._fixed))[0]
+        except Exception:  # noqa: BLE001 — a runtime refusing the second shape: the graph is not dynamic
+            return False
+        return len(got) == len(want) and all(
+            g.shape == w.shape
+            and float((g - w.float()).abs().max()) <= CHECK_TOLERANCE * max(1.0, float(w.abs().max()))
+            for g, w in zip(got, want)
+        )
+
+    def forward(self, *inputs: torch.Tensor) -> Any:
+        signature = None if self._failed else self.prepare(inputs)
+        if signature is None:
+            return self._model(*inputs, **self._fixed)
+        assert self._rebuild is not None
+        return self._rebuild(_run(self._sessions[signature], inputs))
+
+
+def accelerate(
+    model: nn.Module,
+    example_inputs: Sequence[torch.Tensor] | None = None,
+    runtime: str = "auto",
+    device: torch.device | str | None = None,
+    cache_dir: str | Path | None = None,
+    dynamic: bool = True,
+    **fixed: Any,
+) -> nn.Module:
+    """``model`` (called as ``model(*inputs, **fixed)``, put in eval mode) in the fastest runtime at hand.
+
+    ``runtime``: ``"torch"`` gives ``model`` back; ``"onnx"`` runs it in onnxruntime and raises
+    :class:`RuntimeChoiceError` when onnxruntime is missing, ``device`` (default: where the model
+    is) is not the CPU, or the export fails; ``"auto"`` is ``"onnx"`` on the CPU when onnxruntime
+    is installed and gives the model back otherwise, and a failed export makes the model answer (one
+    log line). The export happens for ``example_inputs`` now, else for the first call's inputs.
+    ``cache_dir``: where exports live (default ``$SEMVIS_HOME/onnx``); ``dynamic=False`` exports per
+    input shape. The result's ``runtime`` attribute says which runtime answers.
+    """
+    if runtime not in RUNTIMES:
+        raise RuntimeChoiceError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    where = torch.device(device) if device is not None else next(
+        (t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu")
+    )  # fmt: skip
+    if runtime == "onnx" and not onnxruntime_available():
+        raise RuntimeChoiceError("--runtime onnx needs onnxruntime: pip install 'semvis[onnx]'")
+    if runtime == "onnx" and where.type != "cpu":
+        raise RuntimeChoiceError(f"--runtime onnx runs on the CPU only, not {where}; use --runtime torch")
+    if runtime == "torch" or where.type != "cpu" or not onnxruntime_available():
+        return model
+    cache = Path(cache_dir) if cache_dir is not None else semvis_home() / "onnx"
+    wrapped = OnnxModel(model, cache, dynamic, fixed, strict=runtime == "onnx")
+    if example_inputs is not None:
+        wrapped.prepare(list(example_inputs))
+    return wrapped
