@@ -15,19 +15,24 @@ simple     FlowNetS of Dosovitskiy et al. 2015 ("FlowNet", DFF Table 6): conv1 7
            parameters without the scale field
 half       the same with every width halved ("FlowNet Half", Table 7; §4: "reduces the number
            of convolutional kernels in each layer by half", about 1/4 of the complexity)
-inception  Inception-style blocks at the same strides ("FlowNet Inception", Table 8); see
-           :class:`InceptionBlock` and ``INCEPTION_LAYERS`` — our own widths, chosen so that
-           its FLOPs are about 1/8 of ``simple``'s, the figure §4 gives
+inception  "FlowNet Inception", Table 8 (``INCEPTION_TABLE``): conv1 7×7/2 32, pool1 3×3
+           max pool/2, conv2 Inception 64, conv3_1 3×3/2 128, conv3_2 and conv3_3 Inception
+           128, then Reduction/Inception pairs conv4_1/4_2 256, conv5_1/5_2 384 and
+           conv6_1/6_2 512 (:class:`InceptionBlock`); skips conv2, conv3_3, conv4_2, conv5_2
 ========== ===================================================================================
 
-Sources: Appendix A's Tables 6–8 could not be retrieved. The ``simple`` layers and the decoder
-follow the FlowNetS layer names and the flow network of the official code (msracver/
-Deep-Feature-Flow, ``get_flownet``); ``half`` follows §4's one-sentence description; the
-``inception`` design is ours and is a stand-in for Table 8, not a reproduction of it.
+Sources: the encoders are Appendix A's Tables 6–8; the decoder and the conventions below follow
+FlowNetS and the flow network of the official code (msracver/Deep-Feature-Flow, ``get_flownet``).
+Deviations, each our reading where the table is silent: Table 8 gives no decoder, so Inception
+uses FlowNetS' refinement at a quarter of Simple's widths (``INCEPTION_DECONV``); Table 8 names
+no activation or normalisation, so its convolutions are FlowNetS units (bias, leaky ReLU 0.1,
+no batch norm); its stride-2 ``#1x1`` branch is a 1×1 convolution of stride 2, and its 3×3 max
+poolings are padded by 1 so that every stride halves a side rounding up. Inception then costs
+0.143 of Simple's FLOPs without a scale field; §4 says about 1/8, Table 2's ratios give 0.133.
 
 Every convolution except the flow predictors is followed by a leaky ReLU of slope 0.1 and
 has a bias, as in FlowNetS. The decoder is FlowNetS' refinement: from the coarsest level
-(conv6_1, stride 64) down to conv2 (stride 4), each step predicts a flow (3×3 conv → 2),
+(the last encoder layer, stride 64) down to stride 4, each step predicts a flow (3×3 conv → 2),
 upsamples it (4×4/2 transposed conv, 2 → 2), upsamples the features (4×4/2 transposed conv +
 leaky ReLU) and concatenates both with the encoder's skip feature; transposed outputs are
 cropped to the skip's size, so any input size works. The last layer is a 3×3 conv on the
@@ -76,23 +81,30 @@ SIMPLE_LAYERS = (
 )
 #: Widths of the feature deconvolutions, coarse to fine (deconv5 … deconv2).
 SIMPLE_DECONV = (512, 256, 128, 64)
-#: FlowNet Inception (our reading): (name, stride, channels); conv1 is a 7×7/2 convolution,
-#: every other entry an :class:`InceptionBlock`.
-INCEPTION_LAYERS = (
-    ("conv1", 2, 32),
-    ("conv2", 2, 64),
-    ("conv3", 2, 128),
-    ("conv3_1", 1, 128),
-    ("conv4", 2, 256),
-    ("conv4_1", 1, 256),
-    ("conv5", 2, 256),
-    ("conv5_1", 1, 256),
-    ("conv6", 2, 512),
-    ("conv6_1", 1, 512),
+#: FlowNet Inception, DFF Table 8: (name, type, stride, channels, #1x1, #1x1-#3x3, #1x1-#3x3-#3x3, #pool).
+#: Types: ``conv7``/``conv3`` a 7×7/3×3 convolution, ``maxpool`` a 3×3 max pooling, ``inception``
+#: an :class:`InceptionBlock`, ``reduction`` one with stride 2 and the pooling branch. An empty
+#: branch is 0 or ``()``.
+INCEPTION_TABLE: tuple[tuple[str, str, int, int, int, tuple[int, ...], tuple[int, ...], int], ...] = (
+    ("conv1", "conv7", 2, 32, 0, (), (), 0),
+    ("pool1", "maxpool", 2, 32, 0, (), (), 0),
+    ("conv2", "inception", 1, 64, 0, (24, 32), (24, 32, 32), 0),
+    ("conv3_1", "conv3", 2, 128, 0, (), (), 0),
+    ("conv3_2", "inception", 1, 128, 48, (32, 64), (8, 16, 16), 0),
+    ("conv3_3", "inception", 1, 128, 48, (48, 64), (12, 16, 16), 0),
+    ("conv4_1", "reduction", 2, 256, 32, (112, 128), (28, 32, 32), 64),
+    ("conv4_2", "inception", 1, 256, 96, (112, 128), (28, 32, 32), 0),
+    ("conv5_1", "reduction", 2, 384, 48, (96, 192), (36, 48, 48), 96),
+    ("conv5_2", "inception", 1, 384, 144, (96, 192), (36, 48, 48), 0),
+    ("conv6_1", "reduction", 2, 512, 64, (192, 256), (48, 64, 64), 128),
+    ("conv6_2", "inception", 1, 512, 192, (192, 256), (48, 64, 64), 0),
 )
+#: Table 8 gives no decoder: FlowNetS' refinement at a quarter of its widths (half of Half's), our choice.
 INCEPTION_DECONV = (128, 64, 32, 16)
-#: Encoder outputs the decoder concatenates, fine to coarse; the last encoder layer starts it.
+#: Encoder outputs the decoder concatenates, fine to coarse (strides 4…32 of the half-size input);
+#: the last encoder layer (stride 64) starts it.
 SKIPS = ("conv2", "conv3_1", "conv4_1", "conv5_1")
+INCEPTION_SKIPS = ("conv2", "conv3_3", "conv4_2", "conv5_2")
 FLOWNETS = ("simple", "half", "inception")
 
 
@@ -124,26 +136,43 @@ def _conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1) -> 
 
 
 class InceptionBlock(nn.Module):
-    """Three branches concatenated (Szegedy et al. 2015/2016), each conv followed by leaky ReLU 0.1.
+    """Table 8's Inception/Reduction module: up to four branches concatenated, each conv followed by leaky ReLU 0.1.
 
-    Output ``C`` channels: ``C/4`` from a 1×1 conv, ``C/2`` from 1×1 (``C/4``) → 3×3, ``C/4``
-    from 1×1 (``C/8``) → 3×3 → 3×3. With ``stride=2`` (a reduction block) the last conv of
-    each branch has stride 2, the first branch's becoming a 3×3 so that it sees every pixel.
+    Branches (widths as Table 8's columns; 0 or ``()`` leaves a branch out): ``one`` a 1×1 conv,
+    ``double`` 1×1 → 3×3, ``triple`` 1×1 → 3×3 → 3×3, ``pool`` a 3×3 max pooling → 1×1 conv. With
+    ``stride=2`` (a Reduction module) the last conv of each conv branch and the pooling have stride 2.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        one: int,
+        double: Sequence[int],
+        triple: Sequence[int],
+        pool: int = 0,
+        stride: int = 1,
+    ) -> None:
         super().__init__()
-        if out_channels % 8:
-            raise ValueError(f"out_channels must be a multiple of 8, got {out_channels}")
-        quarter, eighth = out_channels // 4, out_channels // 8
-        self.branch1 = _conv(in_channels, quarter, 1 if stride == 1 else 3, stride)
-        self.branch2 = nn.Sequential(_conv(in_channels, quarter, 1), _conv(quarter, 2 * quarter, 3, stride))
-        self.branch3 = nn.Sequential(
-            _conv(in_channels, eighth, 1), _conv(eighth, quarter, 3), _conv(quarter, quarter, 3, stride)
-        )
+        if len(double) not in (0, 2) or len(triple) not in (0, 3):
+            raise ValueError(f"need 2 widths for #1x1-#3x3 and 3 for #1x1-#3x3-#3x3, got {double} and {triple}")
+        if pool and stride == 1:
+            raise ValueError("the pooling branch belongs to a Reduction module (stride 2)")
+        branches: list[nn.Module] = []
+        if one:
+            branches.append(_conv(in_channels, one, 1, stride))
+        for widths in (double, triple):
+            if widths:
+                kernels = (1,) + (3,) * (len(widths) - 1)
+                strides = (1,) * (len(widths) - 1) + (stride,)
+                chain = zip((in_channels, *widths[:-1]), widths, kernels, strides)
+                branches.append(nn.Sequential(*(_conv(c_in, c_out, k, st) for c_in, c_out, k, st in chain)))
+        if pool:
+            branches.append(nn.Sequential(nn.MaxPool2d(3, stride, 1), _conv(in_channels, pool, 1)))
+        self.branches = nn.ModuleList(branches)
+        self.out_channels = one + sum(widths[-1] for widths in (double, triple) if widths) + pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x)], 1)
+        return torch.cat([branch(x) for branch in self.branches], 1)
 
 
 def _crop(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
@@ -154,11 +183,12 @@ class FlowNet(nn.Module):
     """Encoder (named layers) → FlowNetS refinement → flow + scale field at stride 4 of the half-size input.
 
     Args:
-        layers: ``(name, module, out_channels)`` in order; must include the :data:`SKIPS`
+        layers: ``(name, module, out_channels)`` in order; must include the ``skips``
             names, and the last one starts the decoder.
         deconv_widths: widths of the four feature deconvolutions, coarse to fine.
         scale_channels: channels of the scale field S (the feature channels of N_feat; 0: none).
         name: what :func:`build_flownet` calls this design (saved with the weights).
+        skips: the four encoder layers the decoder concatenates, fine to coarse (strides 4…32).
     """
 
     #: Model-file kind (:func:`semvis.weights.save_model`).
@@ -170,20 +200,21 @@ class FlowNet(nn.Module):
         deconv_widths: Sequence[int],
         scale_channels: int = 0,
         name: str = "custom",
+        skips: Sequence[str] = SKIPS,
     ) -> None:
         super().__init__()
-        if len(deconv_widths) != len(SKIPS):
-            raise ValueError(f"need {len(SKIPS)} deconvolution widths, got {len(deconv_widths)}")
+        if len(deconv_widths) != len(skips):
+            raise ValueError(f"need {len(skips)} deconvolution widths, got {len(deconv_widths)}")
         if scale_channels < 0:
             raise ValueError(f"scale_channels must be non-negative, got {scale_channels}")
         self.encoder = nn.ModuleDict({name: module for name, module, _ in layers})
         channels = {name: width for name, _, width in layers}
-        missing = [name for name in SKIPS if name not in channels]
+        missing = [name for name in skips if name not in channels]
         if missing:
             raise ValueError(f"the encoder lacks the skip layer(s) {missing}")
         self.predict, self.upsample_flow, self.deconv = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         width = layers[-1][2]
-        for skip, deconv_width in zip(reversed(SKIPS), deconv_widths):
+        for skip, deconv_width in zip(reversed(skips), deconv_widths):
             self.predict.append(nn.Conv2d(width, 2, 3, padding=1))
             self.upsample_flow.append(nn.ConvTranspose2d(2, 2, 4, 2, 1))
             self.deconv.append(
@@ -196,6 +227,7 @@ class FlowNet(nn.Module):
             self.head.bias[2:].fill_(1.0)
         self.scale_channels = scale_channels
         self.name = name
+        self.skips = tuple(skips)
 
     def forward(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
         """Flow from ``current`` to ``key`` (both ``B × 3 × H × W`` in [0, 1]) at ``⌈⌈H/2⌉/4⌉ × ⌈⌈W/2⌉/4⌉``."""
@@ -207,9 +239,10 @@ class FlowNet(nn.Module):
         skips = {}
         for name, layer in self.encoder.items():
             x = layer(x)
-            if name in SKIPS:
+            if name in self.skips:
                 skips[name] = x
-        for predict, upsample_flow, deconv, name in zip(self.predict, self.upsample_flow, self.deconv, reversed(SKIPS)):
+        levels = zip(self.predict, self.upsample_flow, self.deconv, reversed(self.skips))
+        for predict, upsample_flow, deconv, name in levels:
             skip = skips[name]
             size = skip.shape[-2:]
             x = torch.cat([skip, _crop(deconv(x), size), _crop(upsample_flow(predict(x)), size)], 1)
@@ -226,10 +259,18 @@ def _simple_layers(divisor: int) -> list[tuple[str, nn.Module, int]]:
 
 
 def _inception_layers() -> list[tuple[str, nn.Module, int]]:
-    (name, stride, width), *blocks = INCEPTION_LAYERS
-    layers = [(name, _conv(6, width, 7, stride), width)]
-    for name, stride, channels in blocks:
-        layers.append((name, InceptionBlock(width, channels, stride), channels))
+    layers: list[tuple[str, nn.Module, int]] = []
+    width = 6
+    for name, kind, stride, channels, one, double, triple, pool in INCEPTION_TABLE:
+        if kind == "maxpool":
+            module: nn.Module = nn.MaxPool2d(3, stride, 1)
+        elif kind in ("conv7", "conv3"):
+            module = _conv(width, channels, int(kind[-1]), stride)
+        else:
+            module = InceptionBlock(width, one, double, triple, pool, stride)
+            if module.out_channels != channels:
+                raise ValueError(f"{name}: branches give {module.out_channels} channels, the table {channels}")
+        layers.append((name, module, channels))
         width = channels
     return layers
 
@@ -241,7 +282,7 @@ def build_flownet(name: str = "simple", scale_channels: int = 0) -> FlowNet:
     if name == "half":
         return FlowNet(_simple_layers(2), [w // 2 for w in SIMPLE_DECONV], scale_channels, name)
     if name == "inception":
-        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name)
+        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name, INCEPTION_SKIPS)
     raise ValueError(f"unknown flow network {name!r}; choose one of {list(FLOWNETS)}")
 
 
