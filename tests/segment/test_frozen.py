@@ -9,8 +9,10 @@ from safetensors import safe_open
 
 from semvis.data import LabelSpec
 from semvis.segment import PSPNet, load_segmenter, save_segmenter
+from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.frozen import (
-    PSPHead,
+    CachedHead,
+    FlippedCache,
     median_frequency_weights,
     train_frozen_segmenter,
     train_head,
@@ -70,10 +72,43 @@ def test_head_training_learns_from_cached_features_and_saves_the_head_only(tmp_p
 
 def test_the_head_module_shares_the_pspnets_parameters() -> None:
     model = PSPNet(2, channels=16, aux=False)
-    head = PSPHead(model)
-    assert head.psp is model.psp and head.head is model.head
+    head = CachedHead(model, (32, 40))
+    assert head.parts["psp"] is model.psp and head.parts["head"] is model.head
+    assert {id(p) for p in head.parameters()} == {id(p) for m in (model.psp, model.head) for p in m.parameters()}
     features = torch.randn(2, 512, 4, 5)
     torch.testing.assert_close(head.eval()(features), model.eval().classify(features, (32, 40)))
+
+
+def test_a_deeplab_head_trains_on_cached_dense_and_low_level_maps(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(2, "mobilenet_v2", width=16)
+    toy = _toy_cache()
+    dense = torch.nn.functional.interpolate(toy.features.float(), size=(2, 3)).repeat(1, 3, 1, 1)[:, :1280]
+    low = toy.features[:, :24].float().repeat_interleave(2, -1).repeat_interleave(2, -2)
+    cache = CachedSplit({"dense": dense.half(), "low": low.half()}, toy.labels)
+    head = CachedHead(model, (32, 40))
+    assert not any(p is q for p in head.parameters() for q in model.backbone.parameters())
+    results = train_head(
+        model, cache, cache, LABELS, tmp_path, "mobilenet_v2.x", epochs=20, batch_size=2, log_every=100
+    )
+    assert results["val_miou"] > 0.8
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as handle:
+        names = list(handle.keys())
+    assert names and not any(n.startswith("backbone.") for n in names)
+
+
+def test_flipped_cache_mirrors_every_map_and_the_label_together() -> None:
+    torch.manual_seed(0)
+    maps = {"dense": torch.arange(6.0).view(1, 1, 2, 3).half(), "low": torch.arange(12.0).view(1, 1, 3, 4).half()}
+    split = FlippedCache(CachedSplit(maps, torch.arange(6, dtype=torch.uint8).view(1, 2, 3)))
+    seen = set()
+    for _ in range(20):
+        features, label = split[0]
+        flipped = bool(label[0, 0] == 2)
+        seen.add(flipped)
+        assert torch.equal(features["dense"][0, 0].long(), label[0].long())  # mirrored together
+        assert (features["low"][0, 0, 0] == 3) == flipped
+    assert seen == {True, False}
 
 
 @needs_weights
@@ -96,13 +131,13 @@ def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path) -> None:
     )
     assert {"val_miou", "val_pixel_acc"} <= set(results)
     assert sorted(p.name for p in tmp_path.glob("features-*")) == [
-        "features-vgg19-os8-gray-train.safetensors",
-        "features-vgg19-os8-gray-val.safetensors",
+        "features-pspnet-vgg19-os8-gray-train.safetensors",
+        "features-pspnet-vgg19-os8-gray-val.safetensors",
     ]
     model, labels = load_segmenter(tmp_path / "model.safetensors")
     assert labels.classes == ("ground", "box") and model.in_channels == 1
 
 
 def test_gridnet_has_no_frozen_backbone(toy_root, tmp_path) -> None:
-    with pytest.raises(ValueError, match="pretrained PSPNet"):
+    with pytest.raises(ValueError, match="pretrained PSPNet or DeepLab"):
         train_frozen_segmenter("gridnet", toy_root, tmp_path)

@@ -33,12 +33,14 @@ class StageRoles:
         aux: an intermediate stage for PSPNet's auxiliary head.
         semifinal: the "semifinal conv block" of deep hashing, a map at 1/8 of the input.
         semifinal_stride: the output stride to build the backbone with so ``semifinal`` is at 1/8.
+        low: a map at 1/4 of the input for DeepLabv3+'s decoder (its "low-level features").
     """
 
     dense: str
     aux: str
     semifinal: str
     semifinal_stride: int
+    low: str
 
 
 class InputNormalize(nn.Module):

@@ -137,8 +137,9 @@ class MobileNetV2(Backbone):
 # Stage roles (Sandler et al. 2018, §6.3 runs it dilated for DeepLabv3): PSPNet reads the 1280-channel
 # ``conv_last`` and the 96-channel ``block5`` (the end of the 1/16 part, 1/8 when dilated); hashing's
 # semifinal block is ``block7``, the last bottleneck (320 channels), at output stride 8 (``block3``,
-# 32 channels at 1/8 without dilation, would be the cheaper choice).
-@register_backbone(roles=StageRoles("conv_last", "block5", "block7", 8))
+# 32 channels at 1/8 without dilation, would be the cheaper choice). DeepLabv3+'s low-level map is ``block2``
+# (24 channels at 1/4).
+@register_backbone(roles=StageRoles("conv_last", "block5", "block7", 8, "block2"))
 def mobilenet_v2(
     num_classes: int | None = None, output_stride: int = 32, width_mult: float = 1.0, dropout: float = 0.2
 ) -> MobileNetV2:

@@ -96,14 +96,15 @@ class VGG(Backbone):
 
 
 # Stage roles: PSPNet reads the last block dilated and the fourth as auxiliary input; hashing's semifinal
-# block is the fourth (512 channels, 28×28 at 224 px, before its pool).
-@register_backbone(roles=StageRoles("relu5_3", "relu4_3", "relu4_3", 32))
+# block is the fourth (512 channels, 28×28 at 224 px, before its pool); DeepLabv3+'s low-level map is the
+# third block's last ReLU (256 channels at 1/4).
+@register_backbone(roles=StageRoles("relu5_3", "relu4_3", "relu4_3", 32, "relu3_3"))
 def vgg16(num_classes: int | None = None, output_stride: int = 32, pooling: str = "max") -> VGG:
     """VGG-16 (configuration D)."""
     return VGG(BLOCK_DEPTHS["vgg16"], num_classes, pooling, output_stride)
 
 
-@register_backbone(roles=StageRoles("relu5_4", "relu4_4", "relu4_4", 32))
+@register_backbone(roles=StageRoles("relu5_4", "relu4_4", "relu4_4", 32, "relu3_4"))
 def vgg19(num_classes: int | None = None, output_stride: int = 32, pooling: str = "max") -> VGG:
     """VGG-19 (configuration E), the network of Gatys et al. 2015."""
     return VGG(BLOCK_DEPTHS["vgg19"], num_classes, pooling, output_stride)

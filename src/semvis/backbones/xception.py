@@ -215,8 +215,10 @@ class Xception(Backbone):
 
 # Stage roles: PSPNet reads the exit flow dilated and the last middle block as auxiliary input; hashing's
 # semifinal block is the last entry-flow block (728 channels) at output stride 8, 28×28 at 224 px
-# (``entry2``, 256 channels at stride 8 without dilation, would be the cheaper choice).
-@register_backbone(roles=StageRoles("exit_conv", "middle8", "entry3", 8))
+# (``entry2``, 256 channels at stride 8 without dilation, would be the cheaper choice). DeepLabv3+'s
+# low-level map is ``entry1``'s output (128 channels at 1/4); DeepLab taps the 256-channel map inside
+# entry block 2, before its stride, which our stages do not expose.
+@register_backbone(roles=StageRoles("exit_conv", "middle8", "entry3", 8, "entry1"))
 def xception(
     num_classes: int | None = None,
     output_stride: int = 32,

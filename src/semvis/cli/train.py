@@ -20,6 +20,7 @@ from semvis.cli.progress import progress_bars
 from semvis.device import PRECISIONS
 from semvis.errors import SemvisError
 from semvis.hashing.codes import CODE_LENGTHS
+from semvis.segment.deeplab import CONTEXTS
 from semvis.segment.models import ARCHS
 from semvis.segment.pspnet import AUX_WEIGHT
 from semvis.train import OPTIMIZERS, SCHEDULERS, TrainConfig
@@ -176,7 +177,9 @@ def xception_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def register_segment(tasks: argparse._SubParsersAction) -> None:
-    segment = tasks.add_parser("segment", help="semantic segmentation (GridNet or PSPNet) on a CamVid-style dataset")
+    segment = tasks.add_parser(
+        "segment", help="semantic segmentation (GridNet, PSPNet or DeepLabv3+) on a CamVid-style dataset"
+    )
     segment.add_argument("--arch", default="gridnet", choices=ARCHS)
     segment.add_argument("--data", type=Path, required=True, help="root with train/ and val/ (images/, labels/)")
     segment.add_argument("--val-split", default="val", help="split scored after every epoch (default val)")
@@ -184,15 +187,22 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     channels = segment.add_mutually_exclusive_group()
     channels.add_argument("--gray", dest="gray", action="store_true", default=True, help="luma input (default)")
     channels.add_argument("--color", dest="gray", action="store_false", help="RGB input")
-    segment.add_argument("--scratch", action="store_true", help="PSPNet: no ImageNet weights for the backbone")
+    segment.add_argument("--scratch", action="store_true", help="PSPNet/DeepLab: no ImageNet weights for the backbone")
     segment.add_argument(
         "--frozen-backbone",
         action="store_true",
-        help="PSPNet: cache the ImageNet backbone's features once and train only the head (the CPU recipe)",
+        help="PSPNet/DeepLab: cache the ImageNet backbone's features once and train only the head (the CPU recipe)",
     )
-    segment.add_argument("--head-channels", type=int, default=512, help="PSPNet: width of the head's 3×3 conv")
+    segment.add_argument(
+        "--head-channels", type=int, help="PSPNet: width of the head's 3×3 conv (512); DeepLab: ASPP/decoder (256)"
+    )
+    segment.add_argument(
+        "--context", choices=CONTEXTS, default="aspp", help="DeepLab: ASPP (default) or PSP pooling on the dense map"
+    )
     segment.add_argument("--no-balance", action="store_true", help="frozen backbone: plain, unweighted cross-entropy")
-    segment.add_argument("--output-stride", type=int, choices=(8, 16), default=8, help="PSPNet backbone stride")
+    segment.add_argument(
+        "--output-stride", type=int, choices=(8, 16), help="backbone stride (default: PSPNet 8, DeepLab 16)"
+    )
     segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
     segment.add_argument("--aux-weight", type=float, default=AUX_WEIGHT, help="PSPNet: auxiliary loss weight (0: off)")
     add_config_options(segment, "runs/seg", {"epochs": 50, "batch_size": 8, "num_workers": 2})
@@ -202,10 +212,15 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
 def run_segment(args: argparse.Namespace) -> int:
     from semvis.segment import train_segmenter
 
+    deeplab = args.arch.startswith("deeplab-")
+    args.output_stride = args.output_stride or (16 if deeplab else 8)
+    args.head_channels = args.head_channels or (256 if deeplab else 512)
     if args.frozen_backbone:
         return run_frozen_segment(args)
     if args.arch == "gridnet":
         model_kwargs = {"total_dropout": args.total_dropout}
+    elif deeplab:
+        model_kwargs = {"output_stride": args.output_stride, "width": args.head_channels, "context": args.context}
     else:
         model_kwargs = {"output_stride": args.output_stride, "channels": args.head_channels}
     results = run_trainer(
@@ -227,7 +242,7 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
     from semvis.segment.frozen import train_frozen_segmenter
 
     if args.arch == "gridnet" or args.scratch:
-        raise SemvisError("--frozen-backbone needs a PSPNet with ImageNet weights (--arch pspnet-…, no --scratch)")
+        raise SemvisError("--frozen-backbone needs ImageNet weights: --arch pspnet-… or deeplab-…, without --scratch")
     results = run_trainer(
         args,
         train_frozen_segmenter,
@@ -237,6 +252,7 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
         gray=args.gray,
         output_stride=args.output_stride,
         channels=args.head_channels,
+        context=args.context,
         val_split=args.val_split,
         balance=not args.no_balance,
     )

@@ -1,12 +1,13 @@
-"""Training a PSPNet head on cached features of a frozen ImageNet backbone (the CPU recipe).
+"""Training a PSPNet or DeepLabv3+ head on cached features of a frozen ImageNet backbone (the CPU recipe).
 
 Fine-tuning PSPNet-VGG19 end to end costs about an hour per CamVid epoch on a 2-core CPU.
 With the backbone frozen, its features are computed once per image (:func:`cache_features`,
-≈ 1.5 s per 360×480 image at output stride 8) and the pyramid pooling + head train on them in
-about a minute per epoch (:func:`train_head`). Deviations from PSPNet §4.1, named here and in
-docs/segmentation.md: the backbone is not fine-tuned, there is no auxiliary loss (it would only
-train the auxiliary head), and augmentation is limited to horizontal flips of the cached maps
-(random scaling and cropping would need the backbone again).
+≈ 1.5 s per 360×480 image for VGG-19 at output stride 8, ≈ 0.5 s for Xception at 16) and the
+head trains on them in about a minute per epoch (:func:`train_head`). DeepLabv3+ caches two maps
+per image (the dense and the low-level one). Deviations from PSPNet §4.1 and DeepLabv3+ §4,
+named here and in docs/segmentation.md: the backbone is not fine-tuned, there is no auxiliary
+loss (it would only train the auxiliary head), and augmentation is limited to horizontal flips
+of the cached maps (random scaling and cropping would need the backbone again).
 
 The saved file holds only the head; its header names the backbone's weights entry, and
 :func:`~semvis.segment.models.load_segmenter` fetches those through the weights registry.
@@ -24,13 +25,14 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from semvis.data import LabelSpec, SegmentationDataset, match_channels
-from semvis.data.transforms import random_flip_pair
+from semvis.errors import DataError
 from semvis.progress import ProgressCallback
+from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
-from semvis.train.cache import CachedSplit, cache_features
+from semvis.train.cache import CachedSplit, Maps, cache_features
 
 log = logging.getLogger("semvis.segment")
 
@@ -48,26 +50,33 @@ class FlippedCache(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return random_flip_pair(*self.split[index])
+    def __getitem__(self, index: int) -> tuple[Maps, torch.Tensor]:
+        features, label = self.split[index]
+        if float(torch.rand(())) >= 0.5:
+            return features, label
+        if isinstance(features, dict):
+            return {k: v.flip(-1) for k, v in features.items()}, label.flip(-1)
+        return features.flip(-1), label.flip(-1)
 
 
-class PSPHead(nn.Module):
-    """N_task of a PSPNet as a model of its own: cached features → logits at ``stride`` × their size.
+class CachedHead(nn.Module):
+    """N_task of a segmenter as a model of its own: cached features → logits at the labels' ``size``.
 
-    It shares (does not copy) the PSPNet's modules, so training it trains the PSPNet's head.
+    It holds the segmenter's head modules (shared, not copied) and leaves its frozen backbone
+    out, so training it trains the segmenter's head and its parameters are the head's only.
     """
 
-    def __init__(self, model: PSPNet) -> None:
+    def __init__(self, model: PSPNet | DeepLabV3Plus, size: tuple[int, int]) -> None:
         super().__init__()
-        self.psp, self.head = model.psp, model.head
-        self.stride = model.config["output_stride"]
+        heads = ("psp", "head") if isinstance(model, PSPNet) else ("context", "decoder")
+        self.parts = nn.ModuleDict({name: getattr(model, name) for name in heads})
+        self.classify, self.size = model.classify, size
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(self.psp(features), [self.stride * n for n in features.shape[-2:]])
+    def forward(self, features: Maps) -> torch.Tensor:
+        return self.classify(features, self.size)
 
 
-def backbone_features(model: PSPNet, image: torch.Tensor) -> torch.Tensor:
+def backbone_features(model: PSPNet | DeepLabV3Plus, image: torch.Tensor) -> Maps:
     """The frozen backbone's features of a batch of RGB or gray images in [0, 1] (what the head trains on)."""
     return model.eval().features(match_channels(image, model.in_channels))
 
@@ -90,7 +99,7 @@ def median_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Te
 
 
 def train_head(
-    model: PSPNet,
+    model: PSPNet | DeepLabV3Plus,
     train: CachedSplit,
     val: CachedSplit | None,
     labels: LabelSpec,
@@ -102,7 +111,7 @@ def train_head(
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
-    """Train ``model``'s pyramid pooling and head on cached features; save the head-only file.
+    """Train ``model``'s head (pyramid pooling or ASPP + decoder) on cached features; save the head-only file.
 
     PSPNet's recipe (SGD momentum 0.9, lr 0.01, poly decay 0.9, weight decay 1e-4) through the
     shared :class:`~semvis.train.Trainer` (checkpoints, ``metrics.csv``, resume); ``overrides``
@@ -118,7 +127,10 @@ def train_head(
     cfg = TrainConfig(
         **(RECIPES["pspnet"] | {"epochs": epochs, "batch_size": batch_size, "out_dir": Path(out_dir)} | overrides)
     )
-    head = PSPHead(model)
+    size = tuple(train.labels.shape[-2:])
+    if val is not None and tuple(val.labels.shape[-2:]) != size:
+        raise DataError(f"validation maps are {tuple(val.labels.shape[-2:])}, training maps {size}: resize one split")
+    head = CachedHead(model, size)
     trainer = Trainer(
         head,
         partial(segmentation_loss, ignore_index=labels.ignore_index, class_weights=weights),
@@ -149,32 +161,34 @@ def train_frozen_segmenter(
     gray: bool = True,
     output_stride: int = 8,
     channels: int = 256,
+    context: str = "aspp",
     val_split: str | None = "val",
     progress: ProgressCallback | None = None,
     **kwargs: Any,
 ) -> dict[str, float]:
-    """The whole CPU recipe: build ``pspnet-*`` on its default ImageNet weights, cache, train the head.
+    """The whole CPU recipe: build ``pspnet-*`` / ``deeplab-*`` on ImageNet weights, cache, train the head.
 
-    Feature caches go to ``out_dir`` (named by backbone, stride and gray/RGB, reused when present).
-    ``channels`` is the head's 3×3 fuse width (PSPNet: 512; 256 halves the head's cost).
+    The backbone gets the weights at hand (:func:`~semvis.weights.weights_at_hand`). Feature caches
+    go to ``out_dir`` (named by model, stride and gray/RGB, reused when present). ``channels`` is
+    the head's width (PSPNet's 3×3 fuse: 512 in the paper, 256 halves the head's cost; DeepLabv3+:
+    256). ``context`` (DeepLabv3+ only): ``aspp`` or ``psp``.
     ``kwargs`` go to :func:`train_head`; the backbone runs on their ``device`` (default auto), as
     the head will. ``progress`` gets the caching and the training steps.
     """
     from semvis.segment.models import build_segmenter
-    from semvis.weights import default_weights
+    from semvis.weights import weights_at_hand
 
-    if not arch.startswith("pspnet-"):
-        raise ValueError(f"a frozen backbone needs a pretrained PSPNet, not {arch!r}")
-    backbone = arch.removeprefix("pspnet-")
-    entry = default_weights(backbone).name
+    family, _, backbone = arch.partition("-")
+    if family not in ("pspnet", "deeplab"):
+        raise ValueError(f"a frozen backbone needs a pretrained PSPNet or DeepLabv3+, not {arch!r}")
+    entry = weights_at_hand(backbone).name
     train_set, labels = training_split(data_root)
-    model = build_segmenter(
-        arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, channels=channels, aux=False
-    )
+    head = {"channels": channels, "aux": False} if family == "pspnet" else {"width": channels, "context": context}
+    model = build_segmenter(arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, **head)
     device = init_distributed(kwargs.get("device", "auto")).device
     model.to(device)
     out_dir = Path(out_dir)
-    tag = f"{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
+    tag = f"{family}-{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
     cache = partial(cache_features, partial(backbone_features, model), progress=progress, device=device)
     train = cache(train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
     val = None

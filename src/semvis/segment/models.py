@@ -1,8 +1,8 @@
 """Building segmenters by name, and saving them in semvis' model file.
 
-A saved segmenter is one model file (:mod:`semvis.weights.modelfile`) of kind ``gridnet`` or
-``pspnet``: its config, its classes (:class:`~semvis.data.LabelSpec`), the input convention
-of its backbone and, for a frozen PSPNet backbone, the registry entry that supplies it.
+A saved segmenter is one model file (:mod:`semvis.weights.modelfile`) of kind ``gridnet``,
+``pspnet`` or ``deeplab``: its config, its classes (:class:`~semvis.data.LabelSpec`), the input convention
+of its backbone and, for a frozen backbone, the registry entry that supplies it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from torch import nn
 
 from semvis.data import LabelSpec
 from semvis.errors import WeightsError
+from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.gridnet import GridNet
 from semvis.segment.pspnet import PSPNet
 from semvis.weights import (
@@ -28,9 +29,16 @@ from semvis.weights import (
 )
 
 #: The segmenters ``build_segmenter`` knows, by the name users give.
-ARCHS = ("gridnet", "pspnet-vgg19", "pspnet-xception")
+ARCHS = (
+    "gridnet",
+    "pspnet-vgg19",
+    "pspnet-xception",
+    "pspnet-mobilenet_v2",
+    "deeplab-xception",
+    "deeplab-mobilenet_v2",
+)
 #: Model-file kinds of segmenters.
-KINDS = ("gridnet", "pspnet")
+KINDS = ("gridnet", "pspnet", "deeplab")
 
 
 def input_convention(in_channels: int) -> str:
@@ -43,10 +51,10 @@ def input_convention(in_channels: int) -> str:
 def build_segmenter(
     arch: str, num_classes: int, in_channels: int = 3, pretrained: bool | str | Path = False, **kwargs: Any
 ) -> nn.Module:
-    """A :class:`GridNet` (always trained from scratch) or a :class:`PSPNet` on ``vgg19`` / ``xception``.
+    """A :class:`GridNet` (always trained from scratch), a :class:`PSPNet` or a :class:`DeepLabV3Plus`.
 
     ``kwargs`` go to the constructor (``total_dropout`` for GridNet; ``output_stride``,
-    ``aux``… for PSPNet).
+    ``aux``… for PSPNet; ``context``, ``width``… for DeepLabv3+).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown segmenter {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -54,11 +62,13 @@ def build_segmenter(
         if pretrained:
             raise ValueError("GridNet has no pretrained weights: it is trained from scratch")
         return GridNet(num_classes, in_channels, **kwargs)
-    return PSPNet(num_classes, arch.removeprefix("pspnet-"), pretrained, in_channels, **kwargs)
+    family, backbone = arch.split("-", 1)
+    model = DeepLabV3Plus if family == "deeplab" else PSPNet
+    return model(num_classes, backbone, pretrained, in_channels, **kwargs)
 
 
 def save_segmenter(
-    model: GridNet | PSPNet,
+    model: GridNet | PSPNet | DeepLabV3Plus,
     path: str | Path,
     labels: LabelSpec,
     half: bool = True,
@@ -67,12 +77,12 @@ def save_segmenter(
 ) -> Path:
     """Write ``model`` (fp16 by default), its classes and config as one model file.
 
-    ``backbone_weights``: the registry entry of a frozen PSPNet backbone, saved by name only.
+    ``backbone_weights``: the registry entry of a frozen backbone, saved by name only.
     """
     if len(labels.classes) != model.num_classes:
         raise ValueError(f"{len(labels.classes)} class names for a model of {model.num_classes} classes")
-    if backbone_weights is not None and not isinstance(model, PSPNet):
-        raise ValueError("backbone_weights applies to PSPNet only")
+    if backbone_weights is not None and isinstance(model, GridNet):
+        raise ValueError("backbone_weights applies to pretrained backbones, not GridNet")
     config, shared = dict(model.config), None
     if backbone_weights is not None:
         config["pretrained"] = backbone_weights
@@ -113,4 +123,5 @@ def _upgrade(meta: dict[str, str]) -> ModelHeader:
 
 register_model("gridnet", GridNet)
 register_model("pspnet", PSPNet)
+register_model("deeplab", DeepLabV3Plus)
 register_legacy_header("semvis.segmenter", _upgrade)

@@ -26,24 +26,33 @@ from semvis.errors import DataError
 from semvis.progress import ProgressCallback, tracked
 from semvis.train.distributed import barrier, is_main_process, join_process_group, rank, world_size
 
+#: What a backbone gives per image: one map, or named maps (e.g. DeepLabv3+'s dense and low-level maps).
+Maps = torch.Tensor | dict[str, torch.Tensor]
+
 
 @dataclass(frozen=True)
 class CachedSplit:
-    """Backbone features (N×C×h×w fp16) and targets (N×… integers) of one dataset split."""
+    """Backbone features (N×C×h×w fp16, or a dict of such maps) and targets (N×… integers) of one split."""
 
-    features: torch.Tensor
+    features: Maps
     labels: torch.Tensor
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[Maps, torch.Tensor]:
+        if isinstance(self.features, dict):
+            return {k: v[index].float() for k, v in self.features.items()}, self.labels[index].long()
         return self.features[index].float(), self.labels[index].long()
 
     def save(self, path: Path) -> None:
-        """Write atomically: a file at ``path`` is always complete."""
+        """Write atomically: a file at ``path`` is always complete (named maps as ``features.<name>``)."""
+        if isinstance(self.features, dict):
+            tensors = {f"features.{k}": v for k, v in self.features.items()}
+        else:
+            tensors = {"features": self.features}
         with atomic_path(path) as tmp:
-            save_file({"features": self.features, "labels": self.labels}, str(tmp))
+            save_file(tensors | {"labels": self.labels}, str(tmp))
 
     @classmethod
     def load(cls, path: Path) -> CachedSplit:
@@ -52,12 +61,15 @@ class CachedSplit:
             cached = load_file(str(path))
         except Exception as e:  # safetensors raises its own error types
             raise DataError(f"{path}: unreadable feature cache ({e}); delete it to recompute") from None
-        return cls(cached["features"], cached["labels"])
+        if "features" in cached:
+            return cls(cached["features"], cached["labels"])
+        named = {k.removeprefix("features."): v for k, v in cached.items() if k.startswith("features.")}
+        return cls(named, cached["labels"])
 
 
 @torch.inference_mode()
 def cache_features(
-    features: Callable[[torch.Tensor], torch.Tensor],
+    features: Callable[[torch.Tensor], Maps],
     dataset: Dataset,
     path: str | Path,
     desc: str = "features",
@@ -68,10 +80,11 @@ def cache_features(
     """Run ``features`` on every ``(image, label)`` of ``dataset`` once; store maps and labels at ``path``.
 
     ``features`` takes a 1×C×H×W batch, sent to ``device`` first (``None``: as the dataset gives
-    it). Maps are kept in fp16, labels as ``label_dtype`` (uint8 for segmentation maps; int16 for
-    class indices). A finished cache at ``path`` is read back instead of recomputed; it is written
-    atomically, so a file there is always complete. Under torchrun the work is sharded (see the
-    module docstring) and rank 0 reports ``progress``.
+    it), and returns a map or a dict of named maps. Maps are kept in fp16, labels as
+    ``label_dtype`` (uint8 for segmentation maps; int16 for class indices). A finished cache at
+    ``path`` is read back instead of recomputed; it is written atomically, so a file there is
+    always complete. Under torchrun the work is sharded (see the module docstring) and rank 0
+    reports ``progress``.
     """
     path = Path(path)
     if len(dataset) == 0:
@@ -93,15 +106,22 @@ def cache_features(
     barrier()  # every shard is written
     if is_main_process():
         parts = [CachedSplit.load(shard) for shard, start, end in zip(shards, bounds, bounds[1:]) if end > start]
-        CachedSplit(torch.cat([p.features for p in parts]), torch.cat([p.labels for p in parts])).save(path)
+        CachedSplit(_concat([p.features for p in parts]), torch.cat([p.labels for p in parts])).save(path)
         for shard in shards:
             shard.unlink(missing_ok=True)
     barrier()  # the joined cache is written
     return CachedSplit.load(path)
 
 
+def _concat(parts: Sequence[Maps]) -> Maps:
+    """Shards' maps joined along the items."""
+    if isinstance(parts[0], dict):
+        return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}  # type: ignore[index]
+    return torch.cat(parts)  # type: ignore[arg-type]
+
+
 def _compute(
-    features: Callable[[torch.Tensor], torch.Tensor],
+    features: Callable[[torch.Tensor], Maps],
     dataset: Dataset,
     indices: Sequence[int],
     device: torch.device | None,
@@ -110,16 +130,20 @@ def _compute(
     progress: ProgressCallback | None,
 ) -> CachedSplit:
     """Features and labels of ``dataset[i]`` for ``i`` in ``indices``, allocated once (one copy in memory)."""
-    out: torch.Tensor | None = None
+    out: dict[str, torch.Tensor] = {}
     labels: torch.Tensor | None = None
+    named = False
     for i, index in enumerate(tracked(indices, desc, progress)):
         image, label = dataset[index]
-        f = features(image.unsqueeze(0).to(device))[0]
+        maps = features(image.unsqueeze(0).to(device))
+        named = isinstance(maps, dict)
+        maps = maps if isinstance(maps, dict) else {"": maps}
         label = torch.as_tensor(label)
-        if out is None or labels is None:
-            out = torch.empty((len(indices), *f.shape), dtype=torch.float16)
+        if labels is None:
+            out = {k: torch.empty((len(indices), *m.shape[1:]), dtype=torch.float16) for k, m in maps.items()}
             labels = torch.empty((len(indices), *label.shape), dtype=label_dtype)
-        out[i] = f
+        for k, m in maps.items():
+            out[k][i] = m[0]
         labels[i] = label
-    assert out is not None and labels is not None  # indices is not empty
-    return CachedSplit(out, labels)
+    assert labels is not None  # indices is not empty
+    return CachedSplit(out if named else out[""], labels)
