@@ -8,11 +8,13 @@ from helpers import needs_weights
 from safetensors import safe_open
 
 from semvis.data import LabelSpec
+from semvis.errors import DataError
 from semvis.segment import PSPNet, load_segmenter, save_segmenter
 from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.frozen import (
     CachedHead,
     FlippedCache,
+    crop_maps,
     median_frequency_weights,
     train_frozen_segmenter,
     train_head,
@@ -141,3 +143,19 @@ def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path) -> None:
 def test_gridnet_has_no_frozen_backbone(toy_root, tmp_path) -> None:
     with pytest.raises(ValueError, match="pretrained PSPNet or DeepLab"):
         train_frozen_segmenter("gridnet", toy_root, tmp_path)
+
+
+def test_crop_maps_cuts_every_map_and_the_label_at_one_place() -> None:
+    torch.manual_seed(0)
+    rows = torch.arange(360.0)[:, None].expand(360, 480)  # each pixel holds its row
+    label = rows.long()
+    dense = rows[8::16, ::16][None].half()  # 23×30, the Xception map of a 360×480 image
+    low = rows[2::4, ::4][:89, :119][None].half()  # 89×119
+    for _ in range(10):
+        maps, cut = crop_maps({"dense": dense, "low": low}, label, 5)
+        assert cut.shape == (80, 80) and maps["dense"].shape[-2:] == (5, 5) and maps["low"].shape[-2:] == (20, 20)
+        top = int(cut[0, 0])
+        assert top % 16 == 0 and top + 80 <= 360
+        assert int(maps["dense"][0, 0, 0]) == top + 8 and int(maps["low"][0, 0, 0]) == top + 2
+    with pytest.raises(DataError, match="does not fit"):
+        crop_maps({"dense": dense}, label, 23)

@@ -201,6 +201,12 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     )
     segment.add_argument("--no-balance", action="store_true", help="frozen backbone: plain, unweighted cross-entropy")
     segment.add_argument(
+        "--feature-crop",
+        type=int,
+        metavar="CELLS",
+        help="frozen backbone: train on random windows of CELLS×CELLS of the coarsest cached map (default: whole maps)",
+    )
+    segment.add_argument(
         "--output-stride", type=int, choices=(8, 16), help="backbone stride (default: PSPNet 8, DeepLab 16)"
     )
     segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
@@ -255,6 +261,7 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
         context=args.context,
         val_split=args.val_split,
         balance=not args.no_balance,
+        crop=args.feature_crop,
     )
     return report(results)
 

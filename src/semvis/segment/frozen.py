@@ -16,6 +16,7 @@ The saved file holds only the head; its header names the backbone's weights entr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from semvis.progress import ProgressCallback
 from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.models import save_segmenter
 from semvis.segment.pspnet import PSPNet
-from semvis.segment.train import RECIPES, segmentation_loss, segmentation_metrics, training_split
+from semvis.segment.train import RECIPES, cross_entropy, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, Maps, cache_features
 
@@ -38,25 +39,54 @@ log = logging.getLogger("semvis.segment")
 
 
 class FlippedCache(Dataset):
-    """A :class:`CachedSplit` whose items are mirrored left–right with probability ½.
+    """A :class:`CachedSplit` whose items are mirrored left–right with probability ½, and optionally cropped.
 
     Mirroring the feature map stands in for the features of the mirrored photo (VGG's filters
     are not mirror-symmetric, so this is an approximation, named in the module docstring).
+    ``crop`` (cells of the coarsest map) takes a random aligned window of every map and of the
+    label: each map's scale to the label is rounded to a whole factor (Xception's 23×30 map of a
+    360×480 image counts as 1/16), and windows stay inside every map. Cropping cuts the head's
+    training cost by the area ratio; the maps keep the context of the whole image.
     """
 
-    def __init__(self, split: CachedSplit) -> None:
+    def __init__(self, split: CachedSplit, crop: int | None = None) -> None:
         self.split = split
+        self.crop = crop
 
     def __len__(self) -> int:
         return len(self.split)
 
     def __getitem__(self, index: int) -> tuple[Maps, torch.Tensor]:
         features, label = self.split[index]
-        if float(torch.rand(())) >= 0.5:
-            return features, label
-        if isinstance(features, dict):
-            return {k: v.flip(-1) for k, v in features.items()}, label.flip(-1)
-        return features.flip(-1), label.flip(-1)
+        maps = features if isinstance(features, dict) else {"": features}
+        if self.crop:
+            maps, label = crop_maps(maps, label, self.crop)
+        if float(torch.rand(())) < 0.5:
+            maps, label = {k: v.flip(-1) for k, v in maps.items()}, label.flip(-1)
+        return (maps if isinstance(features, dict) else maps[""]), label
+
+
+def crop_maps(
+    maps: dict[str, torch.Tensor], label: torch.Tensor, cells: int
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """A random ``cells`` × ``cells`` window of the coarsest map, cut at the same place from every map and the label."""
+    size = label.shape[-2:]
+    factors = {k: [round(n / m) for n, m in zip(size, v.shape[-2:])] for k, v in maps.items()}
+    coarse = [max(f[d] for f in factors.values()) for d in (0, 1)]
+    room = [
+        min([size[d] // coarse[d]] + [v.shape[-2 + d] * factors[k][d] // coarse[d] for k, v in maps.items()])
+        for d in (0, 1)
+    ]
+    if min(room) < cells:
+        raise DataError(f"a crop of {cells} cells does not fit maps of {room[0]}×{room[1]} cells")
+    start = [int(torch.randint(room[d] - cells + 1, ())) for d in (0, 1)]
+
+    def window(x: torch.Tensor, scale: list[int]) -> torch.Tensor:
+        (top, left), (h, w) = ([start[d] * scale[d] for d in (0, 1)], [cells * scale[d] for d in (0, 1)])
+        return x[..., top : top + h, left : left + w]
+
+    cropped = {k: window(v, [coarse[d] // factors[k][d] for d in (0, 1)]) for k, v in maps.items()}
+    return cropped, window(label, coarse)
 
 
 class CachedHead(nn.Module):
@@ -72,8 +102,18 @@ class CachedHead(nn.Module):
         self.parts = nn.ModuleDict({name: getattr(model, name) for name in heads})
         self.classify, self.size = model.classify, size
 
-    def forward(self, features: Maps) -> torch.Tensor:
-        return self.classify(features, self.size)
+    def forward(self, features: Maps, size: Sequence[int] | None = None) -> torch.Tensor:
+        """Logits at ``size`` (default: the whole image's, as the validation maps are)."""
+        return self.classify(features, self.size if size is None else size)
+
+
+def head_loss(
+    head: nn.Module, batch: tuple[Maps, torch.Tensor], ignore_index: int, class_weights: torch.Tensor | None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """``loss_fn`` for a :class:`CachedHead`: cross-entropy with logits at the (possibly cropped) labels' size."""
+    features, labels = batch
+    loss = cross_entropy(head(features, labels.shape[-2:]), labels, ignore_index, class_weights)
+    return loss, {"ce": loss.detach()}
 
 
 def backbone_features(model: PSPNet | DeepLabV3Plus, image: torch.Tensor) -> Maps:
@@ -108,6 +148,7 @@ def train_head(
     epochs: int = 30,
     batch_size: int = 8,
     balance: bool = True,
+    crop: int | None = None,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
@@ -118,7 +159,8 @@ def train_head(
     go to its :class:`~semvis.train.TrainConfig`. ``balance`` weights the cross-entropy with
     :func:`median_frequency_weights` (SegNet's CamVid recipe; PSPNet itself does not). Writes
     ``out_dir/model.safetensors`` naming ``backbone_weights``; returns the last metrics row.
-    ``progress`` gets the training steps.
+    ``crop``: train on random windows of that many cells of the coarsest map (:class:`FlippedCache`);
+    validation scores whole images. ``progress`` gets the training steps.
     """
     num_classes = model.num_classes
     weights = median_frequency_weights(train.labels, num_classes) if balance else None
@@ -133,8 +175,8 @@ def train_head(
     head = CachedHead(model, size)
     trainer = Trainer(
         head,
-        partial(segmentation_loss, ignore_index=labels.ignore_index, class_weights=weights),
-        FlippedCache(train),
+        partial(head_loss, ignore_index=labels.ignore_index, class_weights=weights),
+        FlippedCache(train, crop),
         cfg,
         val_data=val,
         metrics=None
