@@ -2,8 +2,9 @@
 
 Algorithm 1 of Zhu et al. 2017 with a fixed key interval ``l``: on a key frame N_feat runs
 (backbone + the 1024-channel 3×3 conv); on the others the key frame's features are warped by
-the DIS flow from the current frame to the key frame (:func:`semvis.flow.dis_flow` at frame
-resolution, resized to the feature grid, :func:`semvis.nn.warp.warp`, no scale field) and N_task
+the DIS flow from the current frame to the key frame (:class:`semvis.video.inference.DISFlow` at
+frame resolution, resized to the feature grid and warped by :meth:`DeepFeatureFlow.propagate`, no
+scale field: the paper's SFF, without a trained flow network) and N_task
 (R-FCN) runs on the warped features. ``l = 1`` is the per-frame baseline (*Frame*). Every frame is
 timed end to end (decoding excluded), so the speedup over the ``l = 1`` run is measured, and eq. 7
 with the clock's r is reported beside it as the estimate it is.
@@ -12,6 +13,7 @@ with the clock's r is reported beside it as the estimate it is.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -19,10 +21,9 @@ import torch
 from semvis.detect.data import CLASSES, Sequence, load_frame
 from semvis.detect.metrics import FrameBoxes, mean_ap
 from semvis.detect.rfcn import SHORT_SIDE, Detections, Detector
-from semvis.flow import dis_flow
-from semvis.nn.warp import warp
 from semvis.train.checkpoint import latest_checkpoint, load_checkpoint
-from semvis.video.flownet import resize_flow
+from semvis.video.dff import DeepFeatureFlow
+from semvis.video.inference import DISFlow
 from semvis.video.timing import RunTiming
 
 #: OpenCV DIS preset for the propagation flow.
@@ -39,24 +40,31 @@ def load_trained(folder: Path) -> Detector:
     return detector.eval()
 
 
-@torch.inference_mode()
-def run_sequence(detector: Detector, frames: list[torch.Tensor], interval: int) -> tuple[list[Detections], RunTiming]:
-    """Detections of every frame with a key frame every ``interval`` frames, and each frame's seconds."""
-    detections, seconds, keys = [], [], []
-    key_features = key_frame = None
+def detect_frames(
+    detector: Detector, frames: Iterable[torch.Tensor], interval: int, preset: str = DIS_PRESET
+) -> Iterator[tuple[Detections, bool, float]]:
+    """Algorithm 1 with a key frame every ``interval`` frames over ``3 × H × W`` frames: per frame its
+    detections, whether it was a key frame and its seconds (N_feat or flow + W, then N_task), as computed."""
+    propagate, flow = DeepFeatureFlow.propagate, DISFlow(preset)
+    key_frame = key_features = None
     for index, frame in enumerate(frames):
         start = time.perf_counter()
-        is_key = index % interval == 0
-        if is_key:
-            key_features, key_frame = detector.features(frame[None]), frame
-            features = key_features
-        else:
-            flow = torch.from_numpy(dis_flow(frame, key_frame, DIS_PRESET)).permute(2, 0, 1)[None]
-            features = warp(key_features, resize_flow(flow, key_features.shape[-2:]))
-        detections.append(detector.task(features, frame.shape[-2:])[0])
-        seconds.append(time.perf_counter() - start)
-        keys.append(is_key)
-    return detections, RunTiming.of(seconds, keys)
+        with torch.inference_mode():
+            batch = frame[None]
+            is_key = index % interval == 0
+            if is_key:
+                key_frame, key_features = batch, detector.features(batch)
+            features = key_features if is_key else propagate(key_features, flow(batch, key_frame))
+            found = detector.task(features, frame.shape[-2:])[0]
+        yield found, is_key, time.perf_counter() - start
+
+
+def run_sequence(
+    detector: Detector, frames: Iterable[torch.Tensor], interval: int, preset: str = DIS_PRESET
+) -> tuple[list[Detections], RunTiming]:
+    """:func:`detect_frames` collected: every frame's detections and the run's timing."""
+    found, keys, seconds = zip(*detect_frames(detector, frames, interval, preset))
+    return list(found), RunTiming.of(seconds, keys)
 
 
 def as_frame_boxes(found: Detections) -> FrameBoxes:

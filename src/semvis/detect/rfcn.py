@@ -32,6 +32,7 @@ from semvis.detect.boxes import RCNN_WEIGHTS, clip_boxes, decode
 from semvis.detect.nms import batched_nms, nms
 from semvis.detect.psroi import GRID, ps_roi_pool, vote
 from semvis.video.dff import FEATURE_CHANNELS, FEATURE_DILATION, FEATURE_STRIDE
+from semvis.weights import register_model
 
 #: The short side frames are resized to. Deviation: R-FCN and DFF use 600 on ImageNet VID; 360
 #: (the clips' own height) keeps CPU training affordable. Anchor scales shrink by the same factor.
@@ -192,3 +193,6 @@ class Detector(nn.Module):
     def forward(self, frames: torch.Tensor) -> list[Detections]:
         """Detections of ``B × 3 × H × W`` RGB frames in [0, 1]."""
         return self.task(self.features(frames), frames.shape[-2:])
+
+
+register_model("rfcn", Detector)

@@ -1,0 +1,53 @@
+"""``detect_video``: a boxed video from a detector file, boxes drawn with class and score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from semvis.detect.rfcn import Detections, Detector
+from semvis.detect.video import COLOURS, detect_video, draw_detections, load_detector
+from semvis.errors import DataError, WeightsError
+from semvis.weights import save_model
+
+
+def test_draw_detections_boxes_only_confident_ones_in_their_class_colour() -> None:
+    frame = np.zeros((60, 80, 3), np.uint8)
+    boxes = torch.tensor([[10.0, 20, 50, 55], [60, 5, 70, 15]])
+    found = Detections(boxes, torch.tensor([1, 0]), torch.tensor([0.9, 0.2]))
+    drawn = draw_detections(frame, found)
+    assert tuple(drawn[40, 10]) == COLOURS[1]  # left edge of the confident car box
+    assert not drawn[10:15, 62:69].any()  # the 0.2 person box is not drawn
+    assert drawn[8:18, 10:40].any()  # its caption sits above the box
+
+
+@pytest.fixture
+def detector_file(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    return save_model(Detector(3), tmp_path / "det.safetensors", "rfcn", {"num_classes": 3})
+
+
+def test_detect_video_writes_every_frame_with_key_frames_every_l(tmp_path: Path, detector_file: Path) -> None:
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(folder / f"{i:05d}.png")
+    result = detect_video(folder, tmp_path / "out.mp4", detector_file, key_interval=3, fps=5)
+    assert result.output.is_file() and len(result.detections) == 5
+    assert result.timing.key_frames == [0, 3]
+    boxes = torch.cat([d.boxes for d in result.detections])
+    assert len(boxes) and boxes[:, 2].max() <= 64 + 1e-4 and boxes[:, 3].max() <= 48 + 1e-4, boxes.max(0)
+    assert isinstance(load_detector(detector_file), Detector)
+
+
+def test_bad_requests_are_refused(tmp_path: Path, detector_file: Path) -> None:
+    with pytest.raises(DataError, match="key interval"):
+        detect_video(tmp_path, tmp_path / "out.mp4", detector_file, key_interval=0)
+    (tmp_path / "not.safetensors").write_bytes(b"hello")
+    with pytest.raises(WeightsError):
+        load_detector(tmp_path / "not.safetensors")
