@@ -27,14 +27,17 @@ def test_task_is_one_1x1_convolution_upsampled_to_the_frame() -> None:
     assert task(torch.rand(2, 1024, 4, 6), (64, 96)).shape == (2, 20, 64, 96)
 
 
-def test_training_pair_reaches_every_part() -> None:
+@pytest.mark.parametrize("scale_head", ["conv", "pooled"])
+def test_training_pair_reaches_every_part(scale_head: str) -> None:
     torch.manual_seed(0)
-    model = build_dff(5, flownet="inception")
+    model = build_dff(5, flownet="inception", scale_head=scale_head)
+    assert model.flow.scale_head == scale_head and model.flow.scale_channels == 1024
     key, frame = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
     logits = model(key, frame)
     assert logits.shape == (2, 5, 64, 64)
     logits.square().mean().backward()
-    for part in (model.features.conv, model.features.backbone, model.flow.encoder, model.flow.head, model.task):
+    scale = [] if model.flow.scale is None else [model.flow.scale]
+    for part in (model.features.conv, model.features.backbone, model.flow.encoder, model.flow.head, *scale, model.task):
         assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters())
 
 

@@ -79,6 +79,14 @@ def test_a_saved_flow_network_can_gain_a_fresh_scale_field(tmp_path) -> None:
     assert got.scale.shape == (1, 16, 4, 6) and torch.equal(got.scale, torch.ones_like(got.scale))  # S ≡ 1 (§3)
     torch.testing.assert_close(got.flow, expected.flow, atol=1e-3, rtol=1e-2)  # the trained flow, from fp16
     assert load_flownet(path).scale_channels == 0 and load_flownet(path).name == "half"
+    pooled = load_flownet(path, scale_channels=16, scale_head="pooled")
+    with torch.no_grad():
+        got = pooled(current, key)
+    assert pooled.scale_head == "pooled" and got.scale.shape == (1, 16, 2, 3)  # S at stride 16 of the frame
+    assert torch.equal(got.scale, torch.ones_like(got.scale))
+    torch.testing.assert_close(got.flow, expected.flow, atol=1e-3, rtol=1e-2)
+    again = load_flownet(save_flownet(pooled, tmp_path / "p.safetensors", {}))
+    assert (again.scale_head, again.scale_channels) == ("pooled", 16)  # the head travels in the file
 
 
 def test_a_malformed_header_is_named(tmp_path) -> None:

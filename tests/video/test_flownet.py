@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from semvis.nn.warp import warp
 from semvis.video import FLOWNETS, FlowEstimate, build_flownet, count_flops, resize_flow
-from semvis.video.flownet import SIMPLE_DECONV, SIMPLE_LAYERS, InceptionBlock
+from semvis.video.flownet import SCALE_HEADS, SIMPLE_DECONV, SIMPLE_LAYERS, InceptionBlock
 
 #: DFF Appendix A, Tables 6 and 7 as printed: (layer, kernel, stride, # output of FlowNet, of FlowNet Half).
 TABLES_6_7 = [
@@ -209,3 +209,40 @@ def test_inception_block_refuses_a_table_it_cannot_build() -> None:
         InceptionBlock(8, 4, (4,), (2, 4, 4))
     with pytest.raises(ValueError, match="pooling branch belongs to a Reduction"):
         InceptionBlock(8, 4, (4, 8), (2, 4, 4), pool=4)
+
+
+@pytest.mark.parametrize("name", FLOWNETS)
+def test_the_pooled_scale_head_is_a_1x1_conv_at_the_feature_stride(name: str) -> None:
+    """``scale_head="pooled"``: S from a 1×1 conv on the last concatenation average-pooled 2×2 (the official code),
+    against the paper's reading, 1024 extra channels of the last 3×3 conv at the flow's stride 8."""
+    torch.manual_seed(0)
+    net = build_flownet(name, scale_channels=16, scale_head="pooled")
+    out = net(torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96))
+    assert out.flow.shape == (1, 2, 8, 12) and out.scale.shape == (1, 16, 4, 6)
+    assert torch.equal(out.scale, torch.ones_like(out.scale)) and net.head.out_channels == 2
+    out.scale.sum().backward()
+    assert net.scale.weight.grad.abs().sum() > 0 and net.scale.bias.grad.abs().sum() > 0
+    width = net.head.in_channels
+    with torch.device("meta"):
+        frame = torch.empty(1, 3, 512, 1024)
+        flops = {head: count_flops(build_flownet(name, 1024, head), frame, frame) for head in SCALE_HEADS}
+        bare = count_flops(build_flownet(name), frame, frame)
+    assert flops["conv"] - bare == 2 * 9 * width * 1024 * (64 * 128)  # at stride 8 of the frame
+    assert flops["pooled"] - bare == 2 * width * 1024 * (32 * 64)  # at stride 16 (pooling is not counted)
+
+
+def test_with_the_official_scale_field_half_costs_what_table_2_says() -> None:
+    """Table 2's 1/r give FlowNet Half / FlowNet = 9.20 / 33.56 = 0.274 (ResNet-50) and 12.71 / 46.30 = 0.275
+    (ResNet-101), and Inception 9.20 / 68.97 = 0.133. Counting F with a 1024-channel S from the pooled 1×1 head
+    reproduces Half's ratio; our Inception (its decoder is not in Table 8) is 0.153."""
+    with torch.device("meta"):
+        frame = torch.empty(1, 3, 512, 1024)
+        flops = {name: count_flops(build_flownet(name, 1024, "pooled"), frame, frame) for name in FLOWNETS}
+    assert flops["half"] / flops["simple"] == pytest.approx(9.20 / 33.56, abs=0.002)
+    assert flops["half"] / flops["simple"] == pytest.approx(12.71 / 46.30, abs=0.002)
+    assert round(flops["inception"] / flops["simple"], 3) == 0.153
+
+
+def test_an_unknown_scale_head_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown scale head 'dense'"):
+        build_flownet("half", 8, "dense")

@@ -132,11 +132,13 @@ def build_dff(
     backbone: str = "vgg19",
     flownet: str | None = "simple",
     pretrained: bool | str | Path = False,
+    scale_head: str = "conv",
 ) -> DeepFeatureFlow:
     """DFF for segmentation: :class:`FeatureNetwork`, ``build_flownet(flownet)`` with a scale
-    field of the feature width (or no flow network for ``None``), :class:`SegmentationTask`."""
+    field of the feature width predicted by ``scale_head`` (or no flow network for ``None``),
+    :class:`SegmentationTask`."""
     features = FeatureNetwork(backbone, pretrained)
-    flow = None if flownet is None else build_flownet(flownet, scale_channels=features.out_channels)
+    flow = None if flownet is None else build_flownet(flownet, features.out_channels, scale_head)
     return DeepFeatureFlow(features, flow, SegmentationTask(features.out_channels, num_classes))
 
 

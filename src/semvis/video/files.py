@@ -29,6 +29,8 @@ def save_dff(
         "flownet": None if model.flow is None else model.flow.name,
         "pretrained": backbone_weights,
     }
+    if model.flow is not None:
+        config["scale_head"] = model.flow.scale_head
     shared = SharedWeights(BACKBONE_PREFIX, backbone_weights)
     return save_model(model, path, KIND, config, labels.to_dict(), notes, shared)
 

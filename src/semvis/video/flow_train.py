@@ -64,24 +64,30 @@ def train_flownet(
 
 def save_flownet(model: FlowNet, path: str | Path, notes: dict[str, Any]) -> Path:
     """The flow network (fp16) as a model file of kind ``flownet``, training notes as provenance."""
-    config = {"name": model.name, "scale_channels": model.scale_channels}
+    config = {"name": model.name, "scale_channels": model.scale_channels, "scale_head": model.scale_head}
     return save_model(model, path, FlowNet.kind, config, provenance=notes)
 
 
-def load_flownet(path: str | Path, scale_channels: int | None = None, device: str | None = None) -> FlowNet:
+def load_flownet(
+    path: str | Path, scale_channels: int | None = None, device: str | None = None, scale_head: str | None = None
+) -> FlowNet:
     """A flow network from its model file, in eval mode (on ``device``).
 
-    ``scale_channels`` other than the file's keeps the trained flow and gives the network a fresh
-    scale field of that width (weights 0, biases 1: S ≡ 1), as DFF starts from a pre-trained F (§5).
+    ``scale_channels`` or ``scale_head`` other than the file's keeps the trained flow and gives the
+    network a fresh scale field of that width and head (weights 0, biases 1: S ≡ 1), as DFF starts
+    from a pre-trained F (§5).
     """
     model = load_model(path, (FlowNet.kind,), what="flow network").model
-    if scale_channels is not None and scale_channels != model.scale_channels:
+    channels = model.scale_channels if scale_channels is None else scale_channels
+    head = scale_head or model.scale_head
+    if (channels, head) != (model.scale_channels, model.scale_head):
+        trained, model = model.state_dict(), build_flownet(model.name, channels, head)
         state = model.state_dict()
-        model = build_flownet(model.name, scale_channels)
-        for name in ("head.weight", "head.bias"):
-            fresh = model.state_dict()[name].clone()
-            fresh[:2] = state[name][:2]
-            state[name] = fresh
+        for name, tensor in trained.items():
+            if name.startswith("head."):
+                state[name][:2] = tensor[:2]  # the flow rows; the rest is S
+            elif not name.startswith("scale."):
+                state[name] = tensor
         model.load_state_dict(state)
     return model.eval().to(device or "cpu")
 

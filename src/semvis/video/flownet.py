@@ -38,8 +38,10 @@ leaky ReLU) and concatenates both with the encoder's skip feature; transposed ou
 cropped to the skip's size, so any input size works. The last layer is a 3×3 conv on the
 conv2-level concatenation that outputs 2 flow channels plus ``scale_channels`` channels of
 the scale field S (DFF §3), whose weights start at 0 and biases at 1, so S ≡ 1 before
-training. (The official code differs here: it average-pools that concatenation to the feature
-stride first and predicts S with a separate 1×1 convolution, which costs far less.)
+training. With ``scale_head="pooled"`` S comes instead from a separate 1×1 convolution on that
+concatenation average-pooled 2×2 (stride 16 of the frame, the feature stride), as the official
+code predicts it (weights 0, bias 1; the official bias is frozen, ours learns). The official code
+also predicts the flow there and scales it by 2.5; here the flow stays at stride 8 as §4 says.
 
 Conventions: ``net(current, key)`` returns the flow ``M_{i→k}`` from the current frame i to
 the key frame k, ``current(p) ≈ key(p + flow(p))``, the convention of
@@ -106,11 +108,15 @@ INCEPTION_DECONV = (128, 64, 32, 16)
 SKIPS = ("conv2", "conv3_1", "conv4_1", "conv5_1")
 INCEPTION_SKIPS = ("conv2", "conv3_3", "conv4_2", "conv5_2")
 FLOWNETS = ("simple", "half", "inception")
+#: Where F predicts the scale field S: ``conv`` extra output channels of the last 3×3 layer at the
+#: flow's stride (our reading of §3–4, the default); ``pooled`` the official code's 1×1 conv on
+#: that layer's input average-pooled 2×2, i.e. at the feature stride 16 (about 1/36 of the cost).
+SCALE_HEADS = ("conv", "pooled")
 
 
 class FlowEstimate(NamedTuple):
     """A flow function's output: ``B × 2 × h × w`` flow in pixels of its own grid, and the
-    ``B × C × h × w`` scale field S (``None`` when the flow function predicts none)."""
+    ``B × C × h' × w'`` scale field S on its own grid (``None`` when the flow function predicts none)."""
 
     flow: torch.Tensor
     scale: torch.Tensor | None
@@ -189,6 +195,7 @@ class FlowNet(nn.Module):
         scale_channels: channels of the scale field S (the feature channels of N_feat; 0: none).
         name: what :func:`build_flownet` calls this design (saved with the weights).
         skips: the four encoder layers the decoder concatenates, fine to coarse (strides 4…32).
+        scale_head: one of :data:`SCALE_HEADS`.
     """
 
     #: Model-file kind (:func:`semvis.weights.save_model`).
@@ -201,8 +208,11 @@ class FlowNet(nn.Module):
         scale_channels: int = 0,
         name: str = "custom",
         skips: Sequence[str] = SKIPS,
+        scale_head: str = "conv",
     ) -> None:
         super().__init__()
+        if scale_head not in SCALE_HEADS:
+            raise ValueError(f"unknown scale head {scale_head!r}; choose one of {list(SCALE_HEADS)}")
         if len(deconv_widths) != len(skips):
             raise ValueError(f"need {len(skips)} deconvolution widths, got {len(deconv_widths)}")
         if scale_channels < 0:
@@ -221,11 +231,17 @@ class FlowNet(nn.Module):
                 nn.Sequential(nn.ConvTranspose2d(width, deconv_width, 4, 2, 1), nn.LeakyReLU(LEAKY_SLOPE))
             )
             width = channels[skip] + deconv_width + 2
-        self.head = nn.Conv2d(width, 2 + scale_channels, 3, padding=1)
-        with torch.no_grad():
+        pooled = scale_head == "pooled"
+        self.head = nn.Conv2d(width, 2 + (0 if pooled else scale_channels), 3, padding=1)
+        self.scale = nn.Conv2d(width, scale_channels, 1) if pooled and scale_channels else None
+        with torch.no_grad():  # S ≡ 1 before training
             self.head.weight[2:].zero_()
             self.head.bias[2:].fill_(1.0)
+            if self.scale is not None:
+                self.scale.weight.zero_()
+                self.scale.bias.fill_(1.0)
         self.scale_channels = scale_channels
+        self.scale_head = scale_head
         self.name = name
         self.skips = tuple(skips)
 
@@ -247,6 +263,8 @@ class FlowNet(nn.Module):
             size = skip.shape[-2:]
             x = torch.cat([skip, _crop(deconv(x), size), _crop(upsample_flow(predict(x)), size)], 1)
         out = self.head(x)
+        if self.scale is not None:
+            return FlowEstimate(out, self.scale(F.avg_pool2d(x, 2, ceil_mode=True)))
         return FlowEstimate(out[:, :2], out[:, 2:] if self.scale_channels else None)
 
 
@@ -275,14 +293,15 @@ def _inception_layers() -> list[tuple[str, nn.Module, int]]:
     return layers
 
 
-def build_flownet(name: str = "simple", scale_channels: int = 0) -> FlowNet:
-    """One of :data:`FLOWNETS` (randomly initialised), optionally predicting a scale field of ``scale_channels``."""
+def build_flownet(name: str = "simple", scale_channels: int = 0, scale_head: str = "conv") -> FlowNet:
+    """One of :data:`FLOWNETS` (randomly initialised), optionally predicting a scale field of ``scale_channels``
+    with one of :data:`SCALE_HEADS`."""
     if name == "simple":
-        return FlowNet(_simple_layers(1), SIMPLE_DECONV, scale_channels, name)
+        return FlowNet(_simple_layers(1), SIMPLE_DECONV, scale_channels, name, scale_head=scale_head)
     if name == "half":
-        return FlowNet(_simple_layers(2), [w // 2 for w in SIMPLE_DECONV], scale_channels, name)
+        return FlowNet(_simple_layers(2), [w // 2 for w in SIMPLE_DECONV], scale_channels, name, scale_head=scale_head)
     if name == "inception":
-        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name, INCEPTION_SKIPS)
+        return FlowNet(_inception_layers(), INCEPTION_DECONV, scale_channels, name, INCEPTION_SKIPS, scale_head)
     raise ValueError(f"unknown flow network {name!r}; choose one of {list(FLOWNETS)}")
 
 

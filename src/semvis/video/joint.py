@@ -99,11 +99,13 @@ class PairHead(nn.Module):
         return self.n.task(features, self.n.size)
 
 
-def dff_from_parts(frame_weights: str | Path, flow_weights: str | Path) -> DeepFeatureFlow:
+def dff_from_parts(
+    frame_weights: str | Path, flow_weights: str | Path, scale_head: str | None = None
+) -> DeepFeatureFlow:
     """Frame's N (:func:`~semvis.video.files.load_dff`) with a pre-trained F whose scale field has
-    N_feat's channels (:func:`~semvis.video.flow_train.load_flownet`)."""
+    N_feat's channels (:func:`~semvis.video.flow_train.load_flownet`; ``scale_head``: the file's)."""
     model, _ = load_dff(frame_weights)
-    model.flow = load_flownet(flow_weights, scale_channels=model.features.out_channels)
+    model.flow = load_flownet(flow_weights, model.features.out_channels, scale_head=scale_head)
     return model
 
 
@@ -116,16 +118,18 @@ def train_dff(
     epochs: int = 10,
     batch_size: int = 4,
     progress: ProgressCallback | None = None,
+    scale_head: str | None = None,
     **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
     """Train a :data:`VARIANTS` variant on the pairs of the training clips of ``data``, from Frame's N
-    and a pre-trained F; save ``out_dir/model.safetensors`` (N and F). The whole network runs on the
-    configured device; ``progress`` gets the caching and the training steps."""
+    and a pre-trained F (its scale field predicted by ``scale_head``, default the file's); save
+    ``out_dir/model.safetensors`` (N and F). The whole network runs on the configured device;
+    ``progress`` gets the caching and the training steps."""
     from semvis.weights import default_weights
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
-    model = dff_from_parts(frame_weights, flow_weights)
+    model = dff_from_parts(frame_weights, flow_weights, scale_head)
     train_clips, _ = data.split()
     out_dir = Path(out_dir)
     cfg = frame_recipe(epochs, batch_size, out_dir, overrides)
