@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.nn import runtime
-from semvis.nn.runtime import OnnxModel, RuntimeChoiceError, accelerate, flatten_outputs
+from semvis.nn.runtime import Bf16Model, OnnxModel, RuntimeChoiceError, accelerate, flatten_outputs
 
 pytest.importorskip("onnxruntime")
 #: fp32 through two runtimes: different kernels and summation orders, nothing more.
@@ -53,7 +53,8 @@ class ConvNet(nn.Module):
 
 
 class PadToStride(nn.Module):
-    """Python control flow on the input's shape, like the colorizer's padding: no dynamic graph."""
+    """Python control flow on the input's shape, like the colorizer's padding: traced, the pad amounts
+    follow the size, so one dynamic graph serves every size (when traced from a size that pads)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,6 +66,18 @@ class PadToStride(nn.Module):
         if h % 4 or w % 4:
             luma = F.pad(luma, (0, -w % 4, 0, -h % 4), mode="replicate")
         return self.conv(luma)[..., :h, :w] + self.embed(labels).permute(0, 3, 1, 2)
+
+
+class Threshold(nn.Module):
+    """A branch on the size that no dynamic graph can hold: exported per shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        return 2 * y if x.shape[-1] > 20 else y
 
 
 class NoExport(nn.Module):
@@ -111,14 +124,25 @@ def test_a_traceable_model_is_exported_once_with_dynamic_batch_height_and_width(
     assert fast.dynamic and len(list(tmp_path.glob("*.onnx"))) == 1
 
 
-def test_shape_dependent_python_is_exported_per_shape_and_still_right(tmp_path):
+def test_padding_to_a_stride_gets_one_dynamic_graph_even_from_a_size_that_does_not_pad(tmp_path):
     torch.manual_seed(0)
     model = PadToStride().eval()
     fast = accelerate(model, runtime="auto", cache_dir=tmp_path)
-    for h, w in [(16, 16), (17, 22), (16, 16)]:
+    for h, w in [(16, 16), (17, 22), (16, 30)]:
         luma, labels = torch.rand(1, 1, h, w), torch.randint(0, 6, (1, h, w))
         with torch.no_grad():
             _close(fast(luma, labels), model(luma, labels))
+    assert fast.runtime == "onnx" and fast.dynamic and len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+def test_a_branch_on_the_size_is_exported_per_shape_and_still_right(tmp_path):
+    torch.manual_seed(0)
+    model = Threshold().eval()
+    fast = accelerate(model, runtime="auto", cache_dir=tmp_path)
+    for h, w in [(16, 16), (17, 22), (16, 16)]:
+        x = torch.rand(1, 1, h, w)
+        with torch.no_grad():
+            _close(fast(x), model(x))
     assert fast.runtime == "onnx" and not fast.dynamic
     assert len(list(tmp_path.glob("*.onnx"))) == 2 and len(list(tmp_path.glob("*.static"))) == 1
 
@@ -199,3 +223,17 @@ def test_threads_follow_torch_unless_overridden(monkeypatch):
     assert runtime._threads() == torch.get_num_threads()
     monkeypatch.setenv("SEMVIS_ORT_THREADS", "3")
     assert runtime._threads() == 3
+
+
+def test_bf16_keeps_structure_returns_float32_and_stays_within_bfloat16_rounding(tmp_path):
+    torch.manual_seed(0)
+    model, x = ConvNet("dataclass"), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        want = model(x)
+    fast = accelerate(model, runtime="bf16", cache_dir=tmp_path)
+    got = fast(x)
+    assert isinstance(fast, Bf16Model) and fast.runtime == "bf16" and isinstance(got, Output)
+    assert got.logits.dtype == torch.float32 and got.seg is None
+    # bfloat16 keeps 8 significant bits: a relative error of a few 2⁻⁸ after a conv and a linear layer
+    torch.testing.assert_close(got.logits, want.logits, atol=0.05 * float(want.logits.abs().max()), rtol=0)
+    assert not list(tmp_path.iterdir())

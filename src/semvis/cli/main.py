@@ -30,6 +30,7 @@ COMMANDS = (
     "stylize",
     "style",
     "video",
+    "export",
 )
 
 

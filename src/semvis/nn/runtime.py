@@ -9,28 +9,37 @@ model's class, the fixed keyword arguments and the input ranks and dtypes (plus 
 the graph is exported per shape), and runs in an ``onnxruntime.InferenceSession`` with as many
 threads as torch uses (``SEMVIS_ORT_THREADS`` overrides).
 
-Batch, height and width are dynamic axes when the trace allows it: an export whose tracing warns
-(Python control flow on a tensor's shape or value, e.g. padding to a stride) or whose outputs at a
-second shape differ from the model's is exported again per input shape, each shape once. When the
+Batch, height and width are dynamic axes when the trace allows it (:func:`export_dynamic`): an
+export whose outputs at the first inputs and two other sizes (:func:`other_shapes`) differ from the
+model's — tracing records Python control flow on a shape as a constant — is exported again per input
+shape, each shape once. When the
 export fails, or onnxruntime is missing under ``"auto"``, the model itself is returned and one line
 is logged. Results match the model to float rounding (tests state the tolerance); benchmarks/runtime.py
 measures why this is the default on the CPU (docs/performance.md).
+
+``runtime="bf16"`` is an opt-in: torch under bfloat16 autocast, channels-last. On a CPU with AMX it
+is 1.3-4.5× faster than onnxruntime for the VGG-based networks, Xception and the colorizer, but its
+outputs differ by about 1 % of their range (0.05 % of a segmenter's label pixels), and on CPUs
+without bfloat16 units it is slower than fp32.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
 import logging
 import os
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from semvis.atomic import atomic_path
@@ -38,8 +47,9 @@ from semvis.errors import SemvisError
 from semvis.paths import semvis_home
 
 log = logging.getLogger("semvis.runtime")
-#: The runtimes one can ask for: ``auto`` picks onnxruntime on the CPU when installed, else torch.
-RUNTIMES = ("auto", "torch", "onnx")
+#: The runtimes one can ask for: ``auto`` picks onnxruntime on the CPU when installed, else torch;
+#: ``bf16`` is torch under bfloat16 autocast with channels-last tensors (fast on CPUs with AMX, outputs ~1e-2 off).
+RUNTIMES = ("auto", "torch", "onnx", "bf16")
 #: ONNX opset of the exports (grid_sample needs 16).
 OPSET = 17
 #: Largest |Δ| between torch and onnxruntime accepted when checking a dynamic export at a second shape.
@@ -118,11 +128,25 @@ def _run(session: Any, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     return [torch.from_numpy(np.asarray(y)) for y in session.run(None, feed)]
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: torch 2.13's TorchScript exporter prints the whole graph there when it fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def export_onnx(
     model: nn.Module, inputs: Sequence[torch.Tensor], path: str | Path, dynamic: bool = True, **fixed: Any
-) -> bool:
-    """Write ``model`` (called as ``model(*inputs, **fixed)``) to ``path`` as ONNX; True when the
-    graph is dynamic in batch, height and width (4-D inputs), False when it holds the inputs' shapes."""
+) -> None:
+    """Write ``model`` (called as ``model(*inputs, **fixed)``) to ``path`` as ONNX, with batch, height and
+    width as dynamic axes or (``dynamic=False``) the inputs' shapes; :func:`export_dynamic` checks the former."""
     flat = _Flat(model, fixed).eval()
     with torch.no_grad():
         outputs = flat(*inputs)
@@ -131,49 +155,110 @@ def export_onnx(
     axes = {}
     if dynamic:
         axes = {
-            n: dict(zip(range(x.dim())[-2:], ("height", "width"))) if x.dim() >= 3 else {}
+            n: {0: "batch"} | ({x.dim() - 2: "height", x.dim() - 1: "width"} if x.dim() >= 3 else {})
             for n, x in zip(names, inputs)
         }
-        axes = {n: {0: "batch"} | dims for n, dims in axes.items()}
         axes |= {n: {0: "batch"} for n in out_names}
-    with atomic_path(path) as tmp, warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_stderr():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice and the tracer's, checked below instead
         torch.onnx.export(
             flat, tuple(inputs), str(tmp), dynamo=False, opset_version=OPSET, input_names=names,
             output_names=out_names, dynamic_axes=axes or None,
         )  # fmt: skip
-    traced_python = any(issubclass(w.category, torch.jit.TracerWarning) for w in caught)
-    return dynamic and not traced_python
 
 
-def _second_shape(inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Inputs of another height and width (+9 and +13 px: odd, off any stride), same values where they overlap."""
+def other_shapes(inputs: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """The inputs at two other heights and widths: +9 and +13 px (odd, off any stride), and the next
+    multiples of 32 above; values replicated from the border. Shape-dependent Python in the traced
+    model (padding to a stride, say) shows up at one of them."""
 
-    def grow(x: torch.Tensor) -> torch.Tensor:
+    def grow(x: torch.Tensor, dh: int, dw: int) -> torch.Tensor:
         if x.dim() < 3:
             return x
-        pad = (0, 13, 0, 9)
-        return (
-            torch.nn.functional.pad(x.float(), pad, mode="replicate").to(x.dtype)
-            if x.dim() == 4
-            else (torch.nn.functional.pad(x[:, None].float(), pad, mode="replicate")[:, 0].to(x.dtype))
-        )
+        planes = x if x.dim() == 4 else x[:, None]
+        grown = F.pad(planes.float(), (0, dw, 0, dh), mode="replicate").to(x.dtype)
+        return grown if x.dim() == 4 else grown[:, 0]
 
-    return [grow(x) for x in inputs]
+    h, w = next((x.shape[-2:] for x in inputs if x.dim() >= 3), (0, 0))
+    steps = [(9, 13), (32 - h % 32 if h % 32 else 32, 32 - w % 32 if w % 32 else 32)]
+    return [[grow(x, dh, dw) for x in inputs] for dh, dw in steps]
 
 
-class OnnxModel(nn.Module):
+def export_dynamic(model: nn.Module, inputs: Sequence[torch.Tensor], path: Path, **fixed: Any) -> bool:
+    """Export ``model`` with dynamic batch, height and width to ``path``; True when the graph answers like
+    the model at ``inputs`` and :func:`other_shapes` of them. Traced from ``inputs``, then (a branch on the
+    size recorded one way) from their first other shape; False when neither serves every size."""
+    shapes = [list(inputs), *other_shapes(inputs)]
+    for example in shapes[:2]:
+        try:
+            export_onnx(model, example, path, dynamic=True, **fixed)
+        except Exception:  # noqa: BLE001 — an op the exporter handles only at fixed sizes
+            return False
+        differences = [export_difference(path, model, shape, **fixed) for shape in shapes]
+        if all(d is not None and d <= CHECK_TOLERANCE for d in differences):
+            return True
+    return False
+
+
+def export_difference(path: Path, model: nn.Module, inputs: Sequence[torch.Tensor], **fixed: Any) -> float | None:
+    """Largest |onnxruntime − torch| over the outputs of ``inputs``, relative to max(1, |torch|max) per output;
+    None when either refuses the inputs or the outputs differ in shape."""
+    try:
+        got = _run(_session(path), inputs)
+        with torch.no_grad():
+            want = flatten_outputs(model(*inputs, **fixed))[0]
+    except Exception:  # noqa: BLE001 — a runtime refusing the inputs: the graph does not serve them
+        return None
+    if len(got) != len(want) or any(g.shape != w.shape for g, w in zip(got, want)):
+        return None
+    return max(float((g - w.float()).abs().max()) / max(1.0, float(w.abs().max())) for g, w in zip(got, want))
+
+
+class Wrapped(nn.Module):
+    """A model behind another way of running it; attributes the wrapper lacks (``in_channels``, ``config``…)
+    are the model's."""
+
+    runtime = "torch"
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self._model = model.eval()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(super().__getattr__("_model"), name)
+
+
+class Bf16Model(Wrapped):
+    """``model`` with channels-last weights run under ``torch.autocast(bfloat16)`` in inference mode;
+    floating outputs come back as float32. oneDNN runs the convolutions on AMX where the CPU has it."""
+
+    runtime = "bf16"
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(model.to(memory_format=torch.channels_last))
+
+    def forward(self, *inputs: torch.Tensor, **kwargs: Any) -> Any:
+        inputs = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in inputs)
+        device = inputs[0].device.type if inputs else "cpu"
+        with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16):
+            tensors, rebuild = flatten_outputs(self._model(*inputs, **kwargs))
+        return rebuild([t.float() if t.is_floating_point() else t for t in tensors])
+
+
+class OnnxModel(Wrapped):
     """``model`` run by onnxruntime, called like ``model`` (tensors in, the same structure out).
 
     The export happens for the first inputs it sees (or ``example_inputs`` at once). When it fails, the
     reason is kept beside the cache (``<weights key>.failed``) so the next run does not try again, and
-    the model itself answers from then on: with ``strict`` the failure raises instead. Attributes the
-    wrapper lacks (``in_channels``, ``config``…) are the model's.
+    the model itself answers from then on: with ``strict`` the failure raises instead.
     """
 
     def __init__(self, model: nn.Module, cache_dir: Path, dynamic: bool, fixed: dict, strict: bool) -> None:
-        super().__init__()
-        self._model, self._fixed, self._cache_dir, self._strict = model.eval(), fixed, cache_dir, strict
+        super().__init__(model)
+        self._fixed, self._cache_dir, self._strict = fixed, cache_dir, strict
         self._key = hashlib.sha256(
             f"{weights_digest(model)} {sorted(fixed.items())} {torch.__version__} {OPSET}".encode()
         )
@@ -185,12 +270,6 @@ class OnnxModel(nn.Module):
     def runtime(self) -> str:
         """``onnx``, or ``torch`` once the export failed."""
         return "torch" if self._failed else "onnx"
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            return getattr(super().__getattr__("_model"), name)
 
     def _signature(self, inputs: Sequence[torch.Tensor], dynamic: bool) -> str:
         parts = [f"{x.dtype}:{x.dim() if dynamic else tuple(x.shape)}" for x in inputs]
@@ -214,7 +293,7 @@ class OnnxModel(nn.Module):
             if not self.dynamic:
                 self._load(inputs, dynamic=False)
         except Exception as error:  # noqa: BLE001 — any export failure means torch runs the model
-            reason = f"{type(error).__name__}: {str(error).splitlines()[0][:300]}"
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0].split('. ')[0][:200]}"
             if self._strict:
                 raise RuntimeChoiceError(f"{type(self._model).__name__} did not export to ONNX: {reason}") from error
             self._cache_dir.mkdir(parents=True, exist_ok=True)
@@ -238,26 +317,14 @@ class OnnxModel(nn.Module):
         if dynamic and refused.is_file():
             return False
         if not path.is_file():
-            kept_dynamic = export_onnx(self._model, inputs, path, dynamic, **self._fixed)
-            if dynamic and not (kept_dynamic and self._matches(path, _second_shape(inputs))):
+            if dynamic and not export_dynamic(self._model, inputs, path, **self._fixed):
                 path.unlink()
                 refused.touch()
                 return False
+            if not dynamic:
+                export_onnx(self._model, inputs, path, dynamic=False, **self._fixed)
         self._sessions[signature] = _session(path)
         return True
-
-    def _matches(self, path: Path, inputs: list[torch.Tensor]) -> bool:
-        try:
-            got = _run(_session(path), inputs)
-            with torch.no_grad():
-                want = flatten_outputs(self._model(*inputs, **self._fixed))[0]
-        except Exception:  # noqa: BLE001 — a runtime refusing the second shape: the graph is not dynamic
-            return False
-        return len(got) == len(want) and all(
-            g.shape == w.shape
-            and float((g - w.float()).abs().max()) <= CHECK_TOLERANCE * max(1.0, float(w.abs().max()))
-            for g, w in zip(got, want)
-        )
 
     def forward(self, *inputs: torch.Tensor) -> Any:
         signature = None if self._failed else self.prepare(inputs)
@@ -276,15 +343,16 @@ def accelerate(
     dynamic: bool = True,
     **fixed: Any,
 ) -> nn.Module:
-    """``model`` (called as ``model(*inputs, **fixed)``, put in eval mode) in the fastest runtime at hand.
+    """``model`` (called as ``model(*inputs, **fixed)``, put in eval mode) in the runtime asked for.
 
-    ``runtime``: ``"torch"`` gives ``model`` back; ``"onnx"`` runs it in onnxruntime and raises
-    :class:`RuntimeChoiceError` when onnxruntime is missing, ``device`` (default: where the model
-    is) is not the CPU, or the export fails; ``"auto"`` is ``"onnx"`` on the CPU when onnxruntime
-    is installed and gives the model back otherwise, and a failed export makes the model answer (one
-    log line). The export happens for ``example_inputs`` now, else for the first call's inputs.
-    ``cache_dir``: where exports live (default ``$SEMVIS_HOME/onnx``); ``dynamic=False`` exports per
-    input shape. The result's ``runtime`` attribute says which runtime answers.
+    ``runtime``: ``"torch"`` gives ``model`` back; ``"bf16"`` wraps it in :class:`Bf16Model`;
+    ``"onnx"`` runs it in onnxruntime and raises :class:`RuntimeChoiceError` when onnxruntime is
+    missing, ``device`` (default: where the model is) is not the CPU, or the export fails;
+    ``"auto"`` is ``"onnx"`` on the CPU when onnxruntime is installed and gives the model back
+    otherwise, and a failed export makes the model answer (one log line). The export happens for
+    ``example_inputs`` now, else for the first call's inputs. ``cache_dir``: where exports live
+    (default ``$SEMVIS_HOME/onnx``); ``dynamic=False`` exports per input shape. The result's
+    ``runtime`` attribute, where it has one, says which runtime answers.
     """
     if runtime not in RUNTIMES:
         raise RuntimeChoiceError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
@@ -295,6 +363,8 @@ def accelerate(
         raise RuntimeChoiceError("--runtime onnx needs onnxruntime: pip install 'semvis[onnx]'")
     if runtime == "onnx" and where.type != "cpu":
         raise RuntimeChoiceError(f"--runtime onnx runs on the CPU only, not {where}; use --runtime torch")
+    if runtime == "bf16":
+        return Bf16Model(model)
     if runtime == "torch" or where.type != "cpu" or not onnxruntime_available():
         return model
     cache = Path(cache_dir) if cache_dir is not None else semvis_home() / "onnx"
