@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import run_cli, write_frames
 from PIL import Image
 
 from semvis.detect.rfcn import Detections, Detector
@@ -51,3 +52,40 @@ def test_bad_requests_are_refused(tmp_path: Path, detector_file: Path) -> None:
     (tmp_path / "not.safetensors").write_bytes(b"hello")
     with pytest.raises(WeightsError):
         load_detector(tmp_path / "not.safetensors")
+
+
+def test_semvis_video_task_detect(tmp_path: Path, detector_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    frames = write_frames(tmp_path / "clip", range(4))
+    out = tmp_path / "boxes.mp4"
+    code, stdout, _ = run_cli(
+        capsys,
+        "video",
+        str(frames),
+        "-o",
+        str(out),
+        "--task",
+        "detect",
+        "--weights",
+        str(detector_file),
+        "--key-interval",
+        "2",
+        "--fps",
+        "4",
+    )
+    assert code == 0 and out.is_file() and "4 frames, 2 key frames" in stdout
+    code, _, stderr = run_cli(
+        capsys,
+        "video",
+        str(frames),
+        "-o",
+        str(out),
+        "--task",
+        "detect",
+        "--weights",
+        str(detector_file),
+        "--report",
+        str(tmp_path / "r.json"),
+        "--flow",
+        "raft",
+    )
+    assert code != 0 and "--task detect does not take --report, --flow" in stderr

@@ -54,10 +54,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="also run the segmenter on every frame first and time it, so the speedup is measured, not estimated",
     )
     parser.add_argument("--fps", type=float, help=f"output frame rate (default: the input's, else {DEFAULT_FPS:g})")
+    parser.add_argument(
+        "--task", choices=("segment", "detect"), default="segment", help="detect: boxes (R-FCN, docs/detection.md)"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task == "detect":
+        from semvis.cli.video_detect import detect
+
+        return detect(args)
     with progress_bars() as progress:
         result = segment_video(
             args.input,

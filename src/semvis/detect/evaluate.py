@@ -44,18 +44,20 @@ def detect_frames(
     detector: Detector, frames: Iterable[torch.Tensor], interval: int, preset: str = DIS_PRESET
 ) -> Iterator[tuple[Detections, bool, float]]:
     """Algorithm 1 with a key frame every ``interval`` frames over ``3 × H × W`` frames: per frame its
-    detections, whether it was a key frame and its seconds (N_feat or flow + W, then N_task), as computed."""
+    detections (on the CPU), whether it was a key frame and its seconds (N_feat or flow + W, then N_task)."""
     propagate, flow = DeepFeatureFlow.propagate, DISFlow(preset)
+    device = next(detector.parameters()).device
     key_frame = key_features = None
     for index, frame in enumerate(frames):
         start = time.perf_counter()
         with torch.inference_mode():
-            batch = frame[None]
+            batch = frame[None].to(device)
             is_key = index % interval == 0
             if is_key:
                 key_frame, key_features = batch, detector.features(batch)
             features = key_features if is_key else propagate(key_features, flow(batch, key_frame))
             found = detector.task(features, frame.shape[-2:])[0]
+            found = Detections(found.boxes.cpu(), found.labels.cpu(), found.scores.cpu())
         yield found, is_key, time.perf_counter() - start
 
 

@@ -25,6 +25,7 @@ from semvis.data.video import DEFAULT_FPS, VideoWriter, check_video_output, open
 from semvis.detect.data import CLASSES, scale_boxes
 from semvis.detect.evaluate import detect_frames
 from semvis.detect.rfcn import SHORT_SIDE, Detections, Detector
+from semvis.device import DeviceSpec, place
 from semvis.errors import DataError
 from semvis.progress import ProgressCallback, report
 from semvis.video.timing import RunTiming
@@ -87,6 +88,7 @@ def detect_video(
     flow_preset: str = "medium",
     max_frames: int | None = None,
     fps: float | None = None,
+    device: DeviceSpec | None = None,
     progress: ProgressCallback | None = None,
 ) -> DetectedVideo:
     """Detect objects on every frame of ``source`` with DFF (key frame every ``key_interval``) into a boxed video."""
@@ -100,6 +102,7 @@ def detect_video(
 
         weights = bundled_model(DETECTOR)
     detector = load_detector(weights)
+    place(detector, device)
     width, height = frames.size
     size = short_side_size(height, width, SHORT_SIDE)
     total = min((n for n in (frames.frame_count, max_frames) if n is not None), default=None)
