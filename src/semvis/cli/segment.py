@@ -10,12 +10,15 @@ from pathlib import Path
 from rich.table import Table
 
 from semvis.atomic import atomic_path
+from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
 from semvis.cli import console
+from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.cli.progress import progress_bars
 from semvis.data import SegmentationDataset, image_to_tensor, load_image, save_image
-from semvis.data.images import MIN_SIDE, check_image_output
+from semvis.data.images import MIN_SIDE, check_image_output, looks_gray
 from semvis.errors import DataError, SemvisError
+from semvis.nn.runtime import accelerate
 from semvis.segment import (
     accuracy_per_class,
     confusion_picture,
@@ -26,14 +29,15 @@ from semvis.segment import (
     segment,
 )
 
-#: Where ``semvis train segment`` writes its weights by default.
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("segment", help="label every pixel of an image, or score a segmenter on a dataset")
     parser.add_argument("image", nargs="?", type=Path, help="image to segment (not with --evaluate)")
     parser.add_argument(
-        "--weights", type=Path, help="from `semvis train segment` (default: the bundled gray CamVid PSPNet-VGG19)"
+        "--weights",
+        type=Path,
+        help="from `semvis train segment` (default: the bundled CamVid DeepLabv3+ for colour or for gray photos, "
+        "chosen by the image; with --evaluate the colour one)",
     )
     parser.add_argument(
         "-o",
@@ -49,21 +53,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--evaluate", action="store_true", help="score the segmenter on a dataset split instead")
     parser.add_argument("--data", type=Path, help="dataset root in CamVid layout (with --evaluate)")
     parser.add_argument("--split", default="test", help="split to score (default test)")
+    add_runtime_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.weights is None:
-        from semvis.bundled import SEGMENTER, bundled_model
-
-        args.weights = bundled_model(SEGMENTER)
     if args.evaluate:
+        args.weights = args.weights or bundled_model(PHOTO_SEGMENTERS["rgb"])
         return run_evaluate(args)
     if args.image is None or args.out is None:
         raise SemvisError("give IMAGE and -o OUT_PREFIX, or --evaluate --data DIR")
     outputs = [check_image_output(f"{args.out}_{kind}.png") for kind in ("labels", "overlay")]
     image = load_image(args.image, min_side=MIN_SIDE)
+    if args.weights is None:
+        args.weights = bundled_model(PHOTO_SEGMENTERS["gray" if looks_gray(image) else "rgb"])
     model, labels = load_segmenter(args.weights)
+    model = accelerate(model, runtime=args.runtime, device=args.device)
     pred = segment(model, image_to_tensor(image), args.window, args.device)
     note = {"semvis": f"segment {args.image.name} with {args.weights.name}"}
     save_image(label_image(pred, labels.palette), outputs[0], note)
@@ -79,6 +84,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.image is not None:
         raise SemvisError("--evaluate scores a dataset: drop the IMAGE argument")
     model, labels = load_segmenter(args.weights)
+    model = accelerate(model, runtime=args.runtime, device=args.device)
     dataset = SegmentationDataset(args.data, args.split)
     if dataset.classes and tuple(dataset.classes) != labels.classes:
         raise DataError(f"{args.data}: classes {dataset.classes} differ from the segmenter's {list(labels.classes)}")

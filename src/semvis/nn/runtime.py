@@ -129,17 +129,20 @@ def _run(session: Any, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence file descriptor 2: torch 2.13's TorchScript exporter prints the whole graph there when it fails."""
+def _quiet_output() -> Iterator[None]:
+    """Silence file descriptors 1 and 2: torch 2.13's TorchScript exporter prints the whole graph when it fails."""
+    sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(2)
+    saved = [os.dup(1), os.dup(2)]
     try:
         with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
             os.dup2(devnull.fileno(), 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        for fd, copy in zip((1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
 
 
 def export_onnx(
@@ -159,7 +162,7 @@ def export_onnx(
             for n, x in zip(names, inputs)
         }
         axes |= {n: {0: "batch"} for n in out_names}
-    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_stderr():
+    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_output():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice and the tracer's, checked below instead
         torch.onnx.export(
             flat, tuple(inputs), str(tmp), dynamo=False, opset_version=OPSET, input_names=names,
@@ -252,8 +255,9 @@ class OnnxModel(Wrapped):
     """``model`` run by onnxruntime, called like ``model`` (tensors in, the same structure out).
 
     The export happens for the first inputs it sees (or ``example_inputs`` at once). When it fails, the
-    reason is kept beside the cache (``<weights key>.failed``) so the next run does not try again, and
-    the model itself answers from then on: with ``strict`` the failure raises instead.
+    model answers inputs of that shape, one line is logged, and the reason is kept in the cache so no
+    later run tries that shape again; with ``strict`` the failure raises instead. ``runtime`` says who
+    answered the last call.
     """
 
     def __init__(self, model: nn.Module, cache_dir: Path, dynamic: bool, fixed: dict, strict: bool) -> None:
@@ -264,12 +268,7 @@ class OnnxModel(Wrapped):
         )
         self._sessions: dict[str, Any] = {}
         self._rebuild: Rebuild | None = None
-        self.dynamic, self._failed = dynamic, False
-
-    @property
-    def runtime(self) -> str:
-        """``onnx``, or ``torch`` once the export failed."""
-        return "torch" if self._failed else "onnx"
+        self.dynamic, self.runtime, self._warned = dynamic, "onnx", False
 
     def _signature(self, inputs: Sequence[torch.Tensor], dynamic: bool) -> str:
         parts = [f"{x.dtype}:{x.dim() if dynamic else tuple(x.shape)}" for x in inputs]
@@ -277,13 +276,15 @@ class OnnxModel(Wrapped):
         key.update(f"{dynamic} {parts}".encode())
         return key.hexdigest()[:32]
 
-    def _failure_note(self) -> Path:
-        return self._cache_dir / f"{self._key.hexdigest()[:32]}.failed"
-
     def prepare(self, inputs: Sequence[torch.Tensor]) -> str | None:
-        """Export (unless cached) and open the session for ``inputs``; the session's key, None when it failed."""
-        if self._failed or self._failure_note().is_file():
-            return self._fail(self._failure_note().read_text() if not self._failed else "")
+        """Export (unless cached) and open the session for ``inputs``; the session's key, None when the
+        export failed for inputs of this shape (noted in ``<key>.failed`` so no later run tries again)."""
+        signature = self._signature(inputs, self.dynamic)
+        if signature in self._sessions:
+            return signature
+        failed = self._cache_dir / f"{self._signature(inputs, False)}.failed"
+        if failed.is_file():
+            return self._fail(failed.read_text())
         try:
             if self._rebuild is None:
                 with torch.no_grad():
@@ -297,14 +298,14 @@ class OnnxModel(Wrapped):
             if self._strict:
                 raise RuntimeChoiceError(f"{type(self._model).__name__} did not export to ONNX: {reason}") from error
             self._cache_dir.mkdir(parents=True, exist_ok=True)
-            self._failure_note().write_text(reason)
+            failed.write_text(reason)
             return self._fail(reason)
         return self._signature(inputs, self.dynamic)
 
     def _fail(self, reason: str) -> None:
-        if not self._failed and reason:
+        if not self._warned:
             log.warning("%s runs in torch: ONNX export failed (%s)", type(self._model).__name__, reason)
-        self._failed = True
+        self._warned, self.runtime = True, "torch"
         return None
 
     def _load(self, inputs: Sequence[torch.Tensor], dynamic: bool) -> bool:
@@ -318,7 +319,7 @@ class OnnxModel(Wrapped):
             return False
         if not path.is_file():
             if dynamic and not export_dynamic(self._model, inputs, path, **self._fixed):
-                path.unlink()
+                path.unlink(missing_ok=True)
                 refused.touch()
                 return False
             if not dynamic:
@@ -327,9 +328,10 @@ class OnnxModel(Wrapped):
         return True
 
     def forward(self, *inputs: torch.Tensor) -> Any:
-        signature = None if self._failed else self.prepare(inputs)
+        signature = self.prepare(inputs)
         if signature is None:
             return self._model(*inputs, **self._fixed)
+        self.runtime = "onnx"
         assert self._rebuild is not None
         return self._rebuild(_run(self._sessions[signature], inputs))
 
