@@ -57,7 +57,14 @@ def test_train_colorizer_writes_loadable_fp16_weights(camvid: Path, tmp_path: Pa
     with safe_open(str(out / WEIGHTS_FILE), framework="pt") as handle:
         config = json.loads(handle.metadata()["semvis"])["config"]
         assert handle.get_tensor("to_ab.weight").dtype == torch.float16
-    assert config == {"num_classes": 11, "width": 4, "instance_norm": True, "semantic": "embedding"}
+    assert config == {
+        "num_classes": 11,
+        "width": 4,
+        "instance_norm": True,
+        "semantic": "embedding",
+        "head": "regression",
+        "class_prior": False,
+    }
     model = load_colorizer(out / WEIGHTS_FILE)
     val, _ = camvid_colorization(root, "val", train=False, resize=40, crop=32)
     with torch.no_grad():

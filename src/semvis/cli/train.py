@@ -282,6 +282,21 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
     colorize.add_argument("--no-instance-norm", action="store_true", help="ablation of Fig. 5")
     colorize.add_argument("--val-split", default="val")
     colorize.add_argument("--no-val", action="store_true", help="skip validation")
+    colorize.add_argument(
+        "--loss",
+        choices=("huber", "classification"),
+        default="huber",
+        help="huber: the seed's eq. 1; classification: rebalanced cross-entropy over ab bins (Zhang et al. 2016)",
+    )
+    colorize.add_argument("--class-prior", action="store_true", help="per-class bias on the chroma head")
+    colorize.add_argument(
+        "--cache",
+        type=Path,
+        help="train on the diverse cached set (docs/colorize.md) in DIR, built there first from $SEMVIS_DATA",
+    )
+    colorize.add_argument("--cache-side", type=int, default=144, help="shorter side of the cached photos")
+    colorize.add_argument("--epoch-size", type=int, help="with --cache: photos drawn per epoch (default: all once)")
+    colorize.add_argument("--init", type=Path, help="colorizer file to start from (tensors of matching shape)")
     helps = {"batch_size": "seed §3: 16", "lr": "Adam, β = (0.9, 0.999) (seed §3)"}
     add_config_options(colorize, "runs/colorize", {"epochs": 50, "batch_size": 16, "lr": 1e-4, "num_workers": 2}, helps)
     colorize.set_defaults(func=run_colorize)
@@ -290,14 +305,24 @@ def register_colorize(tasks: argparse._SubParsersAction) -> None:
 def run_colorize(args: argparse.Namespace) -> int:
     from semvis.colorize import train_colorizer
 
-    if args.data is None and args.photos is None:
-        raise SemvisError("give --data DIR (CamVid layout) or --photos DIR (colour photos, maps predicted)")
-    segmenter = None
-    if args.photos is not None:
+    if args.data is None and args.photos is None and args.cache is None:
+        raise SemvisError(
+            "give --data DIR (CamVid layout), --photos DIR (colour photos, maps predicted) or --cache DIR"
+        )
+    segmenter, num_classes = None, None
+    if args.photos is not None or args.cache is not None:
+        from semvis.bundled import SEGMENTER, bundled_model
         from semvis.colorize.pipeline import load_segmenter_function
 
-        predict, labels = load_segmenter_function(args.segment_weights)
-        segmenter = (predict, len(labels.classes))
+        segment_file = args.segment_weights or bundled_model(SEGMENTER)
+        predict, labels = load_segmenter_function(segment_file)
+        num_classes = len(labels.classes)
+        segmenter = (predict, num_classes)
+    if args.cache is not None:
+        from semvis.colorize.cache import build_training_cache
+        from semvis.paths import data_root
+
+        build_training_cache(data_root(), args.cache, predict, segment_file, num_classes, args.cache_side)
     results = run_trainer(
         args,
         train_colorizer,
@@ -308,8 +333,14 @@ def run_colorize(args: argparse.Namespace) -> int:
         semantic=args.semantic,
         width=args.width,
         val_split=None if args.no_val else args.val_split,
-        photos=args.photos,
+        photos=None if args.cache else args.photos,
         segmenter=segmenter,
+        loss=args.loss,
+        class_prior=args.class_prior,
+        cache=args.cache,
+        num_classes=num_classes,
+        init=args.init,
+        epoch_size=args.epoch_size,
     )
     return report(results)
 

@@ -1,19 +1,22 @@
-"""Training the colorizer on CamVid with :class:`~semvis.train.Trainer` (seed §3 recipe)."""
+"""Training the colorizer with :class:`~semvis.train.Trainer` (seed §3 recipe), Huber or rebalanced classification."""
 
 from __future__ import annotations
 
 import logging
 import os
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
+from semvis.colorize.bins import annealed_mean, bin_counts, rebalance_weights, smoothed_prior
+from semvis.colorize.cache import CachedPhotos
 from semvis.colorize.data import ColorizationDataset, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr
-from semvis.colorize.losses import huber_ab_loss
+from semvis.colorize.losses import huber_ab_loss, rebalanced_ce_loss
 from semvis.colorize.unet import SemanticColorizer, SemanticMode, save_colorizer
 from semvis.data import ResizeCropFlip
 from semvis.progress import ProgressCallback
@@ -29,17 +32,29 @@ log = logging.getLogger("semvis.colorize")
 ADAM_BETAS = (0.9, 0.999)
 WEIGHTS_FILE = "colorizer.safetensors"
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+LossMode = Literal["huber", "classification"]
+#: The classification loss is taken at every 2nd pixel of each axis (Zhang et al. take it at 1/4 resolution).
+LOSS_EVERY = 2
+#: Rebalancing weights of a classification run, beside its checkpoints.
+WEIGHTS_TABLE = "rebalance.pt"
 
 
-def colorize_loss(model: nn.Module, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Eq. 1 (Huber, δ = 1) of ``model(L, labels)`` against the true ab; logs the mean ab PSNR."""
+def colorize_loss(
+    model: nn.Module, batch: Batch, weights: torch.Tensor | None = None
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Eq. 1 (Huber, δ = 1) of ``model(L, labels)``, or with bin ``weights`` the rebalanced
+    cross-entropy of its logits (:func:`~semvis.colorize.losses.rebalanced_ce_loss`); logs the ab PSNR."""
     luma, labels, ab = batch
-    pred = model(luma, labels)
-    return huber_ab_loss(pred, ab), {"ab_psnr": ab_psnr(pred.detach(), ab).mean()}
+    if weights is None:
+        pred = model(luma, labels)
+        return huber_ab_loss(pred, ab), {"ab_psnr": ab_psnr(pred.detach(), ab).mean()}
+    logits = model.logits(luma, labels, LOSS_EVERY)
+    ab = ab[..., ::LOSS_EVERY, ::LOSS_EVERY]
+    return rebalanced_ce_loss(logits, ab, weights), {"ab_psnr": ab_psnr(annealed_mean(logits.detach()), ab).mean()}
 
 
 def colorize_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
-    """Mean Huber loss per element (``loss``) and mean per-image ab PSNR in dB (``ab_psnr``)."""
+    """Mean Huber loss per element of the decoded chroma (``loss``) and mean per-image ab PSNR in dB (``ab_psnr``)."""
     device = next(model.parameters()).device
     loss_sum, psnr_sum, elements, images = 0.0, 0.0, 0, 0
     for batch in loader:
@@ -51,6 +66,29 @@ def colorize_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
         psnr_sum += psnr.sum().item()
         images += psnr.numel()
     return {"loss": loss_sum / elements, "ab_psnr": psnr_sum / images}
+
+
+def class_weights(dataset: Dataset, out_dir: Path) -> torch.Tensor:
+    """Eq. 4's weights from the bin histogram of ``dataset``'s photos (kept in ``out_dir`` for resuming)."""
+    path = out_dir / WEIGHTS_TABLE
+    if path.is_file():
+        return torch.load(path, weights_only=True)["weights"]
+    prior = smoothed_prior(bin_counts(dataset[i][0] for i in range(len(dataset))))
+    weights = rebalance_weights(prior)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save({"prior": prior, "weights": weights}, path)
+    return weights
+
+
+def warm_start(model: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Copy every tensor of a colorizer file whose name and shape match ``model``'s (the rest stay initialised)."""
+    from semvis.colorize.unet import load_colorizer
+
+    source = load_colorizer(path).state_dict()
+    own = model.state_dict()
+    matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    log.info("warm start from %s: %d of %d tensors", path, len(matched), len(own))
 
 
 def train_colorizer(
@@ -68,6 +106,12 @@ def train_colorizer(
     photos: str | os.PathLike[str] | None = None,
     segmenter: tuple[Segmenter, int] | None = None,
     progress: ProgressCallback | None = None,
+    loss: LossMode = "huber",
+    class_prior: bool = False,
+    cache: str | os.PathLike[str] | None = None,
+    num_classes: int | None = None,
+    init: str | os.PathLike[str] | None = None,
+    epoch_size: int | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
     """Train a :class:`SemanticColorizer` on a CamVid-layout dataset; return the last metrics row.
@@ -75,7 +119,14 @@ def train_colorizer(
     With ``photos`` (a folder of colour photos) and ``segmenter`` (``(rgb → labels, class count)``)
     it trains on the photos under their predicted maps instead, each map predicted once
     (:class:`~semvis.colorize.data.SegmentedPhotos`); ``data_root`` is then optional and, when
-    given, only validates (its ``val_split``).
+    given, only validates (its ``val_split``). With ``cache`` (chunks of
+    :func:`~semvis.colorize.cache.build_cache`, ``num_classes`` classes) it trains on those.
+
+    ``loss="classification"``: Q-bin head and the class-rebalanced cross-entropy (Zhang et al.
+    2016); ``class_prior``: the per-class head bias (:class:`SemanticColorizer`); ``init``: a
+    colorizer file to start from (:func:`warm_start`); ``epoch_size``: photos per epoch drawn
+    from the cache (:class:`~semvis.colorize.cache.CachedPhotos`; the rebalancing histogram still
+    counts every cached photo once).
 
     Seed §3: Adam (β = 0.9, 0.999), lr 1e-4, batch 16, shorter side resized to 360, random
     352×352 crops and horizontal flips; validation on centre crops of ``val_split`` (None: none).
@@ -94,7 +145,11 @@ def train_colorizer(
         out_dir=Path(out_dir),
         **overrides,
     )
-    if photos is not None:
+    if cache is not None:
+        if num_classes is None:
+            raise ValueError("training on a cache needs its class count")
+        train_set = ColorizationDataset(CachedPhotos(cache, ResizeCropFlip(resize, crop, True)))
+    elif photos is not None:
         if segmenter is None:
             raise ValueError("training on a photo folder needs a segmenter for the maps")
         predict, num_classes = segmenter
@@ -106,13 +161,24 @@ def train_colorizer(
     validate = data_root is not None and val_split is not None
     val_set = camvid_colorization(data_root, val_split, False, resize, crop)[0] if validate else None
     seed_everything(cfg.seed)  # the initial weights too depend on the seed
-    model = SemanticColorizer(num_classes, width, instance_norm, semantic)
+    head = "classification" if loss == "classification" else "regression"
+    model = SemanticColorizer(num_classes, width, instance_norm, semantic, head, class_prior)
+    if init is not None:
+        warm_start(model, init)
+    weights = None
+    if loss == "classification":
+        weights = class_weights(train_set.pairs, cfg.out_dir)
+    if cache is not None:
+        train_set.pairs.epoch_size = epoch_size
     metrics = colorize_metrics if val_set is not None else None
-    trainer = Trainer(model, colorize_loss, train_set, cfg, val_set, metrics, progress=progress)
+    loss_fn = partial(colorize_loss, weights=weights)
+    trainer = Trainer(model, loss_fn, train_set, cfg, val_set, metrics, progress=progress)
     results = trainer.fit()
     if is_main_process():
         path = save_colorizer(
-            model, cfg.out_dir / WEIGHTS_FILE, provenance={"data": str(data_root), "metrics": results}
+            model,
+            cfg.out_dir / WEIGHTS_FILE,
+            provenance={"data": str(cache or photos or data_root), "loss": loss, "metrics": results},
         )
         log.info("weights: %s", path)
     return results

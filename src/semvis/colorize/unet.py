@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semvis.colorize.bins import annealed_mean, gamut_bins
 from semvis.weights import ModelHeader, load_model, register_legacy_header, register_model, save_model
 
 LEVELS = 5
@@ -23,6 +24,7 @@ LEVELS = 5
 STRIDE = 2 ** (LEVELS - 1)
 NEGATIVE_SLOPE = 0.01
 SemanticMode = Literal["scalar", "embedding"]
+HeadMode = Literal["regression", "classification"]
 
 
 class ConvLayer(nn.Module):
@@ -97,6 +99,18 @@ class SemanticColorizer(nn.Module):
     (1024, 512, 256, 128, 64) because the skip holds both streams: layer 1 works at H/16 on the
     level-5 skip, layers 2–5 double the resolution and concatenate the level 4…1 skip. A 1×1
     conv + tanh gives the two chroma channels. Any H×W works (reflect padding to a multiple of 16).
+
+    Two departures, both off by default (the seed's network):
+
+    * ``head="classification"`` (Zhang et al. 2016): the 1×1 chroma conv gives Q logits over the
+      quantised ab bins of :mod:`~semvis.colorize.bins` instead of two tanh values; :meth:`logits`
+      returns them (for the rebalanced cross-entropy) and ``forward`` decodes them by the annealed
+      mean (T = 0.38), so the model is used like the seed's everywhere else.
+    * ``class_prior=True``: a learned per-class bias on the head's output (Q logits, or the two
+      chroma values before tanh), looked up at every pixel from the label map (void has its own).
+      The seed's one-channel S reaches the head only through the shared encoder and, trained on
+      predicted maps, was found to be ignored (repainting a region changed it by 1–4/255); the
+      bias makes the repainted class move the colour of exactly the repainted pixels.
     """
 
     #: Model-file kind (:func:`semvis.weights.save_model`).
@@ -108,13 +122,19 @@ class SemanticColorizer(nn.Module):
         width: int = 32,
         instance_norm: bool = True,
         semantic: SemanticMode = "scalar",
+        head: HeadMode = "regression",
+        class_prior: bool = False,
     ) -> None:
         super().__init__()
+        if head not in ("regression", "classification"):
+            raise ValueError(f"head must be 'regression' or 'classification', not {head!r}")
         self.config = {
             "num_classes": num_classes,
             "width": width,
             "instance_norm": instance_norm,
             "semantic": semantic,
+            "head": head,
+            "class_prior": class_prior,
         }
         enc = [width * 2**k for k in range(LEVELS)]
         dec = [2 * d for d in reversed(enc)]
@@ -126,7 +146,11 @@ class SemanticColorizer(nn.Module):
         self.decoder = nn.ModuleList(
             [ConvLayer(dec[0], dec[0])] + [ConvLayer(dec[k - 1], dec[k], "up", skip=dec[k]) for k in range(1, LEVELS)]
         )
-        self.to_ab = nn.Conv2d(dec[-1], 2, 1)
+        outputs = gamut_bins().shape[0] if head == "classification" else 2
+        self.to_ab = nn.Conv2d(dec[-1], outputs, 1)
+        self.prior = nn.Embedding(num_classes + 1, outputs) if class_prior else None
+        if self.prior is not None:
+            nn.init.zeros_(self.prior.weight)
 
     def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
         """The shared encoder's features at levels 1…5 (full resolution … 1/16)."""
@@ -136,7 +160,12 @@ class SemanticColorizer(nn.Module):
             features.append(x)
         return features
 
-    def forward(self, luma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def logits(self, luma: torch.Tensor, labels: torch.Tensor, every: int = 1) -> torch.Tensor:
+        """The head's raw output B×K×H×W: K = Q bin logits (classification) or 2 pre-tanh chroma values.
+
+        ``every`` > 1 evaluates the (pointwise) head only at pixels ``[::every, ::every]``: the
+        classification loss is taken on that subsample to save the Q-wide head's cost in training.
+        """
         if luma.dim() != 4 or luma.shape[1] != 1 or labels.shape != (luma.shape[0], *luma.shape[2:]):
             raise ValueError(
                 f"expected luma B×1×H×W and labels B×H×W, got {tuple(luma.shape)} and {tuple(labels.shape)}"
@@ -148,7 +177,18 @@ class SemanticColorizer(nn.Module):
         y = self.decoder[0](skips[-1])
         for layer, skip in zip(self.decoder[1:], reversed(skips[:-1])):
             y = layer(y, skip)
-        return torch.tanh(self.to_ab(y))[..., :h, :w]
+        out = self.to_ab(y[..., :h:every, :w:every])
+        if self.prior is not None:
+            void = self.config["num_classes"]
+            labels = labels[..., ::every, ::every]
+            index = torch.where((labels >= 0) & (labels < void), labels.long(), void)
+            out = out + self.prior(index).permute(0, 3, 1, 2)
+        return out
+
+    def forward(self, luma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Scaled ab B×2×H×W in [−1, 1]: tanh of the head, or the annealed mean of its bin logits."""
+        out = self.logits(luma, labels)
+        return annealed_mean(out) if self.config["head"] == "classification" else torch.tanh(out)
 
 
 def save_colorizer(
