@@ -9,7 +9,8 @@ Stages (``--stage``):
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
   estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json``.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate [--epochs 5] [--lr 0.004]``
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate [--epochs 5] [--lr 2e-4]
+[--optimizer adam]``
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ def main() -> None:
     parser.add_argument("--stage", choices=("train", "evaluate"), required=True)
     parser.add_argument("--out", type=Path, default=RUNS)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--lr", type=float, default=0.004)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
     parser.add_argument("--intervals", type=int, nargs="+", default=list(range(1, 11)))
     args = parser.parse_args()
     train, test = split(load_sequences(data_root()))
-    cache = args.out / "cache"
     if args.stage == "train":
-        train_detector(train, cache, args.out / "checkpoints", args.epochs, args.lr)
+        train_detector(train, args.out / "cache", args.out / "checkpoints", args.epochs, args.lr, args.optimizer)
         return
     detector = load_trained(args.out / "checkpoints")
     report = evaluate_dff(detector, test, args.intervals)
