@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
@@ -48,6 +49,8 @@ def test_scores_of_a_per_class_model_are_exact() -> None:
     torch.testing.assert_close(scores.colourfulness, scores.true_colourfulness, rtol=0.02, atol=0.5)
     # both classes cover 50 %; the tie goes to class 0, repainted to class 1: the change is all inside
     assert scores.edit_locality == 1.0
+    expected = float((table[0] - table[1]).norm()) * 110  # red-ish → blue-ish, in Lab units
+    assert scores.edit_inside == pytest.approx(expected, rel=1e-4) and scores.edit_outside == 0.0
 
 
 def test_an_edit_that_changes_nothing_is_left_out_of_the_locality_mean() -> None:

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from semvis.atomic import atomic_path
 from semvis.cli import console
+from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.colorize.data import Segmenter
 from semvis.errors import DataError, SemvisError
@@ -46,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     scoring.add_argument("--split", default="test", help="split of --data (default test)")
     scoring.add_argument("--photos", type=Path, help="a folder of colour photos, mapped by the segmenter")
     scoring.add_argument("--limit", type=int_in_range(1), help="score only the first N photos")
+    add_runtime_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -55,10 +57,12 @@ def load_models(args: argparse.Namespace, need_segmenter: bool) -> tuple[torch.n
     from semvis.bundled import COLORIZER, bundled_model
     from semvis.colorize import load_colorizer
     from semvis.colorize.pipeline import load_colorization_models
+    from semvis.nn.runtime import accelerate
 
     if not need_segmenter:
-        return load_colorizer(args.weights or bundled_model(COLORIZER), args.device), None
-    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights, args.device)
+        model = load_colorizer(args.weights or bundled_model(COLORIZER), args.device)
+        return accelerate(model, runtime=args.runtime, device=args.device), None
+    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights, args.device, args.runtime)
     return model, segmenter
 
 
@@ -130,6 +134,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     table.add_row("ab PSNR (dB)", f"{scores.ab_psnr:.2f}", f"{scores.gray_ab_psnr:.2f}", "∞")
     table.add_row("colourfulness", f"{scores.colourfulness:.1f}", "0.0", f"{scores.true_colourfulness:.1f}")
     table.add_row("edit locality", f"{100 * scores.edit_locality:.1f}%", "", "")
+    table.add_row("edit: mean Δab in / out (Lab)", f"{scores.edit_inside:.2f} / {scores.edit_outside:.2f}", "", "")
     console().print(table)
     if args.out is not None:
         summary = asdict(scores) | {"source": source, "maps": maps, "work_size": args.work_size}

@@ -4,7 +4,8 @@ For each colour photo with a label map: the colorizer sees only its L (and the m
 compared with the photo's (:func:`~semvis.colorize.infer.ab_psnr`), beside the gray baseline (ab = 0,
 the input photo itself); colourfulness (Hasler & Süsstrunk) of the result, of the gray photo (0) and of
 the original. Edit locality: one region is repainted (:func:`edit_region`) and the share of the chroma
-change that stays inside it is measured (:func:`~semvis.colorize.infer.edit_locality`).
+change that stays inside it is measured with the mean chroma change in and outside the region
+(:func:`~semvis.colorize.infer.edit_change`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from semvis.colorize.infer import ab_psnr, colourfulness, edit_locality, predict_ab, with_chroma
+from semvis.colorize.infer import ab_psnr, colourfulness, edit_change, predict_ab, with_chroma
 from semvis.colorize.lab import rgb_to_lab
 from semvis.device import DeviceSpec, place
 
@@ -26,7 +27,8 @@ EDIT_SHARE = 0.2
 
 @dataclass(frozen=True)
 class ColorizationScores:
-    """Means over the evaluated images (edit locality over those where an edit changed anything)."""
+    """Means over the evaluated images (edit locality over those where an edit changed anything);
+    ``edit_inside`` / ``edit_outside``: mean chroma change √(Δa² + Δb²) (Lab units) in / outside the region."""
 
     images: int
     ab_psnr: float
@@ -34,6 +36,8 @@ class ColorizationScores:
     colourfulness: float
     true_colourfulness: float
     edit_locality: float
+    edit_inside: float
+    edit_outside: float
 
 
 def edit_region(labels: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, int]:
@@ -59,7 +63,7 @@ def evaluate_colorizer(
     """Score ``model`` over ``(rgb 3×H×W in [0, 1], labels H×W)`` samples (see the module docstring),
     running it on ``device`` (it is moved there; ``None``: where it is)."""
     place(model, device)
-    psnr, gray_psnr, colour, true_colour, locality = [], [], [], [], []
+    psnr, gray_psnr, colour, true_colour, locality, inside, outside = [], [], [], [], [], [], []
     for rgb, labels in samples:
         true_ab = rgb_to_lab(rgb)[1:]
         ab = predict_ab(model, rgb, labels, work_size)  # once, for the result and the edit's baseline
@@ -69,13 +73,24 @@ def evaluate_colorizer(
         colour.append(float(colourfulness(result)))
         true_colour.append(float(colourfulness(rgb)))
         region, new_label = edit_region(labels, num_classes)
-        share = edit_locality(model, rgb, labels, region, new_label, work_size, before=ab)
-        if not math.isnan(share):
-            locality.append(share)
+        edit = edit_change(model, rgb, labels, region, new_label, work_size, before=ab)
+        if not math.isnan(edit.locality):
+            locality.append(edit.locality)
+        inside.append(edit.inside)
+        outside.append(edit.outside)
     if not psnr:
         raise ValueError("no samples to evaluate")
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values) if values else math.nan
 
-    return ColorizationScores(len(psnr), mean(psnr), mean(gray_psnr), mean(colour), mean(true_colour), mean(locality))
+    return ColorizationScores(
+        len(psnr),
+        mean(psnr),
+        mean(gray_psnr),
+        mean(colour),
+        mean(true_colour),
+        mean(locality),
+        mean([v for v in inside if not math.isnan(v)]),
+        mean([v for v in outside if not math.isnan(v)]),
+    )

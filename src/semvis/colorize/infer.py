@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from semvis.colorize.lab import lab_to_rgb, luma
+from semvis.colorize.lab import AB_SCALE, lab_to_rgb, luma
 from semvis.data import image_to_tensor
 from semvis.data.transforms import resize_pair, short_side_size
 from semvis.device import DeviceSpec, place
@@ -102,6 +103,48 @@ def with_chroma(image: ImageLike, ab: torch.Tensor) -> torch.Tensor:
     return lab_to_rgb(fit_gamut(torch.cat([luma(_image_tensor(image)), ab])))
 
 
+@dataclass(frozen=True)
+class EditChange:
+    """How a repaint moved the chroma: ``locality`` = Σ_region |Δab| / Σ_all |Δab| (|Δa| + |Δb|, NaN when
+    nothing changed); ``inside`` / ``outside``: mean √(Δa² + Δb²) per pixel in Lab units in / outside the region."""
+
+    locality: float
+    inside: float
+    outside: float
+
+
+def edit_change(
+    model: nn.Module,
+    image: ImageLike,
+    labels: LabelsLike,
+    region_mask: torch.Tensor | np.ndarray,
+    new_label: int,
+    work_size: int = 352,
+    before: torch.Tensor | None = None,
+) -> EditChange:
+    """Set ``labels[region_mask] = new_label``, colorize again and measure the change (:class:`EditChange`).
+
+    At full resolution; ``before``: the :func:`predict_ab` of the unedited labels when the caller has it.
+    """
+    image = _image_tensor(image)
+    labels = _labels_tensor(labels, image)
+    region = torch.as_tensor(region_mask, dtype=torch.bool)
+    edited = labels.clone()
+    edited[region] = new_label
+    if before is None:
+        before = predict_ab(model, image, labels, work_size)
+    delta = predict_ab(model, image, edited, work_size) - before
+    change = delta.abs().sum(0)
+    total = float(change.sum())
+    distance = delta.pow(2).sum(0).sqrt() * AB_SCALE
+
+    def mean(mask: torch.Tensor) -> float:
+        return float(distance[mask].mean()) if mask.any() else math.nan
+
+    locality = float(change[region].sum()) / total if total > 0 else math.nan
+    return EditChange(locality, mean(region), mean(~region))
+
+
 def edit_locality(
     model: nn.Module,
     image: ImageLike,
@@ -111,22 +154,8 @@ def edit_locality(
     work_size: int = 352,
     before: torch.Tensor | None = None,
 ) -> float:
-    """Share of the chroma change that stays inside the repainted region.
-
-    Sets ``labels[region_mask] = new_label``, colorizes again and returns Σ_region |Δab| / Σ_all |Δab|
-    (|Δab| = |Δa| + |Δb| per pixel, at full resolution); NaN when nothing changed at all.
-    ``before``: the :func:`predict_ab` of the unedited labels when the caller already has it.
-    """
-    image = _image_tensor(image)
-    labels = _labels_tensor(labels, image)
-    region = torch.as_tensor(region_mask, dtype=torch.bool)
-    edited = labels.clone()
-    edited[region] = new_label
-    if before is None:
-        before = predict_ab(model, image, labels, work_size)
-    change = (predict_ab(model, image, edited, work_size) - before).abs().sum(0)
-    total = float(change.sum())
-    return float(change[region].sum()) / total if total > 0 else math.nan
+    """Share of the chroma change that stays inside the repainted region (:attr:`EditChange.locality`)."""
+    return edit_change(model, image, labels, region_mask, new_label, work_size, before).locality
 
 
 def ab_psnr(pred_ab: torch.Tensor, true_ab: torch.Tensor) -> torch.Tensor:
