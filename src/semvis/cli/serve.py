@@ -10,6 +10,7 @@ from pathlib import Path
 
 from semvis.cli import console
 from semvis.cli.colorize import check_work_size
+from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.errors import SemvisError
 
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--hash-weights", type=Path, help="weights of the index's model (default: the file it was built with)"
     )
+    add_runtime_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
         listen(args.host, args.port) as sock,
         IndexSearcher(args.index, args.hash_weights, args.device) if args.index else nullcontext() as search,
     ):
-        segmenter, labels, colorizer = load_colorization_models(args.segmenter, args.colorizer, args.device)
+        segmenter, labels, colorizer = load_colorization_models(
+            args.segmenter, args.colorizer, args.device, args.runtime
+        )
         app = create_app(segmenter, labels, colorizer, work_size=args.work_size, search=search)
         if search is not None:
             console().print(f"search: {args.index} ({len(search):,} images)")

@@ -11,32 +11,37 @@ from semvis.colorize.unet import SemanticColorizer, load_colorizer
 from semvis.data import LabelSpec
 from semvis.device import DeviceSpec, resolve_device
 from semvis.errors import WeightsError
+from semvis.nn.runtime import accelerate
 from semvis.segment import load_segmenter, segment
 
 
 def load_segmenter_function(
-    path: str | Path | None = None, device: DeviceSpec | None = None
+    path: str | Path | None = None, device: DeviceSpec | None = None, runtime: str = "torch"
 ) -> tuple[Segmenter, LabelSpec]:
     """``(rgb → labels, its classes)`` from a segmenter file, the bundled one by default, with the
-    segmenter on ``device`` (see :mod:`semvis.device`; ``None``: the CPU); labels come back on the CPU."""
+    segmenter on ``device`` (see :mod:`semvis.device`; ``None``: the CPU) in ``runtime``
+    (:func:`semvis.nn.runtime.accelerate`); labels come back on the CPU."""
     target = None if device is None else resolve_device(device)
     model, labels = load_segmenter(Path(path) if path is not None else bundled_model(SEGMENTER), target)
-    return partial(segment, model), labels
+    return partial(segment, accelerate(model, runtime=runtime, device=target)), labels
 
 
 def load_colorization_models(
-    segmenter: str | Path | None = None, colorizer: str | Path | None = None, device: DeviceSpec | None = None
+    segmenter: str | Path | None = None,
+    colorizer: str | Path | None = None,
+    device: DeviceSpec | None = None,
+    runtime: str = "torch",
 ) -> tuple[Segmenter, LabelSpec, SemanticColorizer]:
     """``(rgb → labels, its classes, colorizer)``; the bundled models (:mod:`semvis.bundled`) where none is given.
 
-    Both models are put on ``device`` (``None``: the CPU). Raises :class:`~semvis.errors.WeightsError`
-    for a missing file or when the segmenter's classes are not the colorizer's.
+    Both models are put on ``device`` (``None``: the CPU) and run in ``runtime``. Raises
+    :class:`~semvis.errors.WeightsError` for a missing file or when the segmenter's classes are not the colorizer's.
     """
     target = None if device is None else resolve_device(device)
     segmenter_path = Path(segmenter) if segmenter is not None else bundled_model(SEGMENTER)
     colorizer_path = Path(colorizer) if colorizer is not None else bundled_model(COLORIZER)
-    predict, labels = load_segmenter_function(segmenter_path, target)
-    colorizer_model = load_colorizer(colorizer_path, target)
+    predict, labels = load_segmenter_function(segmenter_path, target, runtime)
+    colorizer_model = accelerate(load_colorizer(colorizer_path, target), runtime=runtime, device=target)
     if len(labels.classes) != colorizer_model.config["num_classes"]:
         raise WeightsError(
             f"{segmenter_path}: the segmenter predicts {len(labels.classes)} classes but the colorizer "

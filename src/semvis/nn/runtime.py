@@ -114,10 +114,12 @@ def _threads() -> int:
     return int(os.environ.get("SEMVIS_ORT_THREADS", torch.get_num_threads()))
 
 
-def _session(path: Path) -> Any:
+def _session(path: Path, quiet: bool = False) -> Any:
+    """An onnxruntime session on :func:`_threads` threads; ``quiet``: it logs nothing (a probe expected to fail)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.log_severity_level = 4 if quiet else 2
     options.intra_op_num_threads, options.inter_op_num_threads = _threads(), 1
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -207,7 +209,7 @@ def export_difference(path: Path, model: nn.Module, inputs: Sequence[torch.Tenso
     """Largest |onnxruntime − torch| over the outputs of ``inputs``, relative to max(1, |torch|max) per output;
     None when either refuses the inputs or the outputs differ in shape."""
     try:
-        got = _run(_session(path), inputs)
+        got = _run(_session(path, quiet=True), inputs)
         with torch.no_grad():
             want = flatten_outputs(model(*inputs, **fixed))[0]
     except Exception:  # noqa: BLE001 — a runtime refusing the inputs: the graph does not serve them
