@@ -57,35 +57,8 @@ def test_bad_requests_are_refused(tmp_path: Path, detector_file: Path) -> None:
 def test_semvis_video_task_detect(tmp_path: Path, detector_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     frames = write_frames(tmp_path / "clip", range(4))
     out = tmp_path / "boxes.mp4"
-    code, stdout, _ = run_cli(
-        capsys,
-        "video",
-        str(frames),
-        "-o",
-        str(out),
-        "--task",
-        "detect",
-        "--weights",
-        str(detector_file),
-        "--key-interval",
-        "2",
-        "--fps",
-        "4",
-    )
+    command = ["video", str(frames), "-o", str(out), "--task", "detect", "--weights", str(detector_file)]
+    code, stdout, _ = run_cli(capsys, *command, "--key-interval", "2", "--fps", "4")
     assert code == 0 and out.is_file() and "4 frames, 2 key frames" in stdout
-    code, _, stderr = run_cli(
-        capsys,
-        "video",
-        str(frames),
-        "-o",
-        str(out),
-        "--task",
-        "detect",
-        "--weights",
-        str(detector_file),
-        "--report",
-        str(tmp_path / "r.json"),
-        "--flow",
-        "raft",
-    )
+    code, _, stderr = run_cli(capsys, *command, "--report", str(tmp_path / "r.json"), "--flow", "raft")
     assert code != 0 and "--task detect does not take --report, --flow" in stderr
