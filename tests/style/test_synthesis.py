@@ -130,8 +130,8 @@ def test_coarse_to_fine_starts_each_scale_from_the_upsampled_result(
     runs: list[tuple[torch.Tensor, torch.Tensor]] = []
     real = synthesis.optimise
 
-    def recording(vgg, init, targets, config, steps, record):  # noqa: ANN001, ANN202
-        out = real(vgg, init, targets, config, steps, record)
+    def recording(vgg, init, targets, config, steps, record, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        out = real(vgg, init, targets, config, steps, record, **kwargs)
         runs.append((init, out))
         return out
 

@@ -68,7 +68,14 @@ CONFIG_ARGUMENTS: dict[str, tuple[str, dict[str, object]]] = {
     "lr": ("--lr", dict(type=float, help=f"step size (default 1 for L-BFGS, {ADAM_LR:g} for Adam, [0,1] pixel units)")),
     "lbfgs_history": ("--lbfgs-history", dict(type=int, help=f"L-BFGS memory (default {_D.lbfgs_history})")),
     "line_search": ("--line-search", dict(choices=LINE_SEARCHES, help="L-BFGS line search (default strong_wolfe)")),
-    "project": ("--project", dict(action="store_true", default=None, help="clamp to [0,1] at every step")),
+    "project": (
+        "--project",
+        dict(
+            action=argparse.BooleanOptionalAction,
+            help="keep the image in [0,1] at every step (default on; --no-project: clamp only when saved)",
+        ),
+    ),
+    "max_seconds": ("--max-seconds", dict(type=float, help="stop after this many seconds (default: no limit)")),
     "seed": ("--seed", dict(type=int, help="noise seed (default 0)")),
     "preserve_color": ("--preserve-color", dict(choices=PRESERVE_COLOR, help="keep the content's colours")),
     "snapshot_every": ("--snapshot-every", dict(type=int, metavar="N", help="save the image every N steps")),

