@@ -51,3 +51,11 @@ def test_all_point_ap_of_a_perfect_and_a_stepped_curve() -> None:
     assert all_point_ap(torch.tensor([0.5, 1.0]), torch.tensor([1.0, 1.0])) == pytest.approx(1.0)
     stepped = all_point_ap(torch.tensor([0.5, 0.5, 1.0]), torch.tensor([1.0, 0.5, 2 / 3]))
     assert stepped == pytest.approx(0.5 + 0.5 * 2 / 3)
+
+
+def test_detections_in_an_image_without_that_class_are_false_and_no_detections_score_zero() -> None:
+    truths = [frame([[0, 0, 10, 10]], [0], [0]), frame([], [], [])]
+    found = [frame([[0, 0, 10, 10]], [0], [0.5]), frame([[0, 0, 10, 10]], [0], [0.9])]
+    # 0.9 FP (image 1 has no truth), then 0.5 TP: recall 0, 1; precision 0, 1/2 → AP 1/2
+    assert average_precision(found, truths, 0) == pytest.approx(0.5)
+    assert average_precision([frame([], [], []), frame([], [], [])], truths, 0) == 0.0
