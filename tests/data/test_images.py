@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from semvis.data import image_to_tensor, load_image, load_label, load_tensor, save_image, tensor_to_image
+from semvis.data import image_to_tensor, load_image, load_label, load_tensor, looks_gray, save_image, tensor_to_image
 from semvis.errors import ImageError
 
 
@@ -222,3 +222,16 @@ def test_save_is_atomic_when_the_encoder_fails(tmp_path: Path, monkeypatch: pyte
         save_image(Image.new("RGB", (4, 4), (9, 9, 9)), path)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["out.png"]
+
+
+def test_looks_gray_by_mode_and_by_channel_agreement() -> None:
+    rng = np.random.default_rng(0)
+    gray = rng.integers(0, 256, (40, 50), dtype=np.uint8)
+    assert looks_gray(Image.fromarray(gray))  # mode L
+    rgb_gray = np.repeat(gray[..., None], 3, -1).astype(np.int16)
+    noisy = np.clip(rgb_gray + rng.integers(-2, 3, rgb_gray.shape), 0, 255).astype(np.uint8)
+    assert looks_gray(Image.fromarray(noisy))  # a gray JPEG's chroma noise
+    tinted = noisy.copy()
+    tinted[:10, :, 0] = 255  # a quarter of the picture is red
+    assert not looks_gray(Image.fromarray(tinted))
+    assert not looks_gray(Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)))

@@ -213,6 +213,21 @@ def save_image(
     return path
 
 
+#: Largest channel spread (of 255) a pixel of a gray photo may show: JPEG chroma noise on a gray scan.
+GRAY_SPREAD = 6
+#: Share of pixels that must lie within :data:`GRAY_SPREAD` for a photo to count as gray.
+GRAY_SHARE = 0.99
+
+
+def looks_gray(image: Image.Image) -> bool:
+    """Whether a photo is gray: a gray mode, or RGB whose channels agree (within JPEG noise) almost everywhere."""
+    if image.mode in ("1", "L", "LA", "I", "I;16", "F"):
+        return True
+    pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    spread = pixels.max(-1) - pixels.min(-1)
+    return bool((spread <= GRAY_SPREAD).mean() >= GRAY_SHARE)
+
+
 def match_channels(images: torch.Tensor, in_channels: int) -> torch.Tensor:
     """``(N×)C×H×W`` images with ``in_channels`` channels: RGB → luma, gray → repeated RGB.
 
