@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import run_cli
+from helpers import run_cli, save_tiny_segmenter
+from PIL import Image
 
+from semvis.cli.main import build_parser
 from semvis.colorize.unet import SemanticColorizer, save_colorizer
 from semvis.video.flow_train import save_flownet
 from semvis.video.flownet import build_flownet
@@ -74,3 +76,26 @@ def test_a_file_that_is_not_a_model_is_refused(tmp_path, capsys):
     junk.write_bytes(b"not a safetensors file")
     code, _, stderr = run_cli(capsys, "export", "onnx", str(junk), "-o", str(tmp_path / "x.onnx"))
     assert code == 2 and str(junk) in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_runtime_default_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SEMVIS_RUNTIME", "torch")
+    assert build_parser().parse_args(["segment", "x.png", "-o", "out"]).runtime == "torch"
+    monkeypatch.setenv("SEMVIS_RUNTIME", "tensorrt")
+    assert build_parser().parse_args(["classify", "x.png", "--weights", "w"]).runtime == "auto"
+
+
+@pytest.mark.parametrize("runtime", ["torch", "auto", "onnx"])
+def test_segment_runs_in_the_runtime_asked_for(tmp_path, capsys, isolated_home, runtime):
+    weights = save_tiny_segmenter(tmp_path / "seg.safetensors")
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(image)
+    argv = ["segment", str(image), "--weights", str(weights), "-o", str(tmp_path / "out"), "--runtime", runtime]
+    code, _, stderr = run_cli(capsys, *argv)
+    cache = sorted(p.suffix for p in (isolated_home / "onnx").glob("*")) if runtime != "torch" else []
+    if runtime == "torch":
+        assert code == 0 and not (isolated_home / "onnx").exists()
+    elif runtime == "auto":  # PSPNet's adaptive pooling at 40×56 does not export: torch answers, the failure is kept
+        assert code == 0 and ".failed" in cache and (tmp_path / "out_labels.png").is_file()
+    else:
+        assert code == 2 and "PSPNet did not export to ONNX" in stderr and len(stderr.strip().splitlines()) == 1

@@ -10,8 +10,10 @@ from rich.table import Table
 from semvis.backbones import list_backbones
 from semvis.classify import classify, load_classifier
 from semvis.cli import console
+from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.errors import DataError
+from semvis.nn.runtime import accelerate
 
 #: The smallest input every backbone takes (VGG pools five times, then its classifier reads 1×1).
 MIN_INPUT = 32
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"input size, at least {MIN_INPUT} (default: the architecture's, e.g. 299 for Xception)",
     )
     parser.add_argument("--top", type=int_in_range(1), default=5, help="classes shown per image (default 5)")
+    add_runtime_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_classifier(args.arch, args.weights, args.classes)
     labels = None if args.labels is None else read_labels(args.labels, model.num_classes)
     size = args.size or model.default_input_size
+    model = accelerate(model, runtime=args.runtime, device=args.device)
     out = console()
     for path in args.images:
         table = Table("rank", "class", "probability", title=str(path))
