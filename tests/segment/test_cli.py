@@ -8,6 +8,7 @@ from helpers import TOY_CLASSES, needs_mobilenet_weights, needs_weights, run_cli
 from PIL import Image
 from safetensors.torch import save_model as save_plain_safetensors
 
+from semvis.bundled import PHOTO_SEGMENTERS
 from semvis.data import LabelSpec
 from semvis.segment import GridNet, load_segmenter, save_segmenter
 
@@ -134,3 +135,23 @@ def test_train_segment_deeplab_with_a_frozen_backbone(
         "dropout": 0.1,
     }
     assert labels == TOY_LABELS
+
+
+def test_segment_picks_the_bundled_model_by_the_photo(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    def bundled(name: str) -> Path:
+        asked.append(name)
+        return weights
+
+    monkeypatch.setattr("semvis.cli.segment.bundled_model", bundled)
+    rng = np.random.default_rng(0)
+    colour, gray = tmp_path / "colour.png", tmp_path / "gray.jpg"
+    Image.fromarray(rng.integers(0, 255, (30, 44, 3), dtype=np.uint8)).save(colour)
+    Image.fromarray(rng.integers(0, 255, (30, 44), dtype=np.uint8)).convert("RGB").save(gray, quality=80)
+    for image in (colour, gray):
+        code, _, err = run_cli(capsys, "segment", str(image), "-o", str(tmp_path / image.stem))
+        assert code == 0, err
+    assert asked == [PHOTO_SEGMENTERS["rgb"], PHOTO_SEGMENTERS["gray"]]
