@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from semvis.cli import console
+from semvis.cli.export import add_runtime_option
 from semvis.cli.progress import progress_bars
 from semvis.data.video import DEFAULT_FPS
 from semvis.flow.dis import PRESETS
@@ -57,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--task", choices=("segment", "detect"), default="segment", help="detect: boxes (R-FCN, docs/detection.md)"
     )
+    add_runtime_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             labels_dir=args.labels_dir,
             report_path=args.report,
             max_frames=args.max_frames,
+            runtime=args.runtime,
             fps=args.fps,
             measure_baseline=args.measure_baseline,
             device=args.device,

@@ -28,6 +28,7 @@ from semvis.data.video import DEFAULT_FPS, Size, VideoWriter, check_video_output
 from semvis.device import DeviceSpec, place
 from semvis.errors import DataError, SemvisError
 from semvis.flow import RAFTFlow
+from semvis.nn.runtime import accelerate
 from semvis.progress import ProgressCallback, report
 from semvis.segment.render import label_image
 from semvis.video.complexity import Complexity, dff_complexity, meta_copy, speedup
@@ -173,6 +174,7 @@ def segment_video(
     measure_baseline: bool = False,
     device: DeviceSpec | None = None,
     progress: ProgressCallback | None = None,
+    runtime: str = "torch",
 ) -> SegmentedVideo:
     """Label every frame of ``source`` (a video file or a folder of numbered frames) into an overlay video.
 
@@ -194,6 +196,7 @@ def segment_video(
             warms up the DFF run) and time it, so that the speedup is measured, not only estimated.
         device: where N runs (``None``: where the loader put it, the CPU).
         progress: receives a "segmenting" update after each frame.
+        runtime: how N_feat and F run (:func:`semvis.nn.runtime.accelerate`; ``auto``: onnxruntime on the CPU).
     """
     source, output = Path(source), Path(output)
     labels = None if labels_dir is None else Path(labels_dir)
@@ -217,6 +220,8 @@ def segment_video(
     cost = None
     if report_file is not None:  # FLOPs of a copy on the meta device; DIS and RAFT are not counted
         cost = dff_complexity(meta_copy(model), frames.size, None if flow == "net" else zero_flow)
+    model.features = accelerate(model.features, runtime=runtime, device=where)
+    model.flow = None if model.flow is None else accelerate(model.flow, runtime=runtime, device=where)
 
     baseline = _time_per_frame(model, source, max_frames, total, progress) if measure_baseline else None
     seconds: list[float] = []
