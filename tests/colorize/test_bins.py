@@ -16,6 +16,7 @@ from semvis.colorize.bins import (
     rebalance_weights,
     smoothed_prior,
     soft_encode,
+    touched_bins,
 )
 from semvis.colorize.lab import AB_SCALE, lab_to_rgb, rgb_to_lab
 from semvis.colorize.losses import rebalanced_ce_loss
@@ -141,3 +142,7 @@ def test_class_prior_moves_exactly_the_pixels_of_its_class() -> None:
     outside = torch.ones(32, 32, dtype=torch.bool)
     outside[8:16, 8:16] = False
     assert (ab[0, :, outside] - gamut_bins()[target][:, None]).abs().sum(0).min() > 1e-3
+
+
+def test_the_paper_style_count_of_touched_cells_is_between_ours_and_313() -> None:
+    assert gamut_bins().shape[0] < touched_bins() <= 313
