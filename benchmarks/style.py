@@ -47,6 +47,7 @@ from semvis.viz import labelled_grid
 
 DATA = data_root()
 KODAK = [DATA / "color" / "kodak24" / f"kodim{i:02d}.png" for i in (1, 6, 11, 16, 21)]
+RESULTS = Path(__file__).parent / "results" / "style.md"
 FIGURE = Path(__file__).parents[1] / "docs" / "images" / "style_noise.png"
 TUNED = ("starry_night", "the_scream")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -152,7 +153,7 @@ def _env(threads: int) -> dict[str, str]:
 def worker(args: argparse.Namespace) -> None:
     """One semvis synthesis in its own process, written with the CLI's writer; prints JSON."""
     torch.set_num_threads(args.threads)
-    paper = dict(init="noise", project=False) if args.before else {}
+    paper = dict(init="noise", project=False) if args.before else {}  # the paper's start, clamped when saved
     config = StyleConfig(size=args.size, steps=100_000, max_seconds=args.seconds, **paper)
     start = time.perf_counter()
     result = stylize(args.content, [args.style], config)
@@ -236,6 +237,7 @@ def main() -> None:
             losses = {"pastiche": peer_loss, "semvis": ours_loss, "paper": paper_loss}
             lines.append(row(f"{content.stem} × {style.stem}", seconds, losses, ours, paper, reach, stats))
             print(lines[-1], flush=True)
+            RESULTS.write_text("\n".join(lines) + "\n")  # kept pair by pair
             crops.append([crop(p) for p in (peer_png, ours_png, paper_png)])
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
@@ -251,9 +253,8 @@ def main() -> None:
     sheet.save(args.figure)
     table = "\n".join(lines)
     print(table)
-    target = Path(__file__).parent / "results" / "style.md"
-    target.write_text(table + "\n")
-    print(f"\nwritten to {target}")
+    RESULTS.write_text(table + "\n")
+    print(f"\nwritten to {RESULTS} and {args.figure}")
 
 
 if __name__ == "__main__":

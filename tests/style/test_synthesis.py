@@ -136,7 +136,7 @@ def test_coarse_to_fine_starts_each_scale_from_the_upsampled_result(
         return out
 
     monkeypatch.setattr(synthesis, "optimise", recording)
-    result = stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4, seed=3))
+    result = stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4, seed=3, init="noise"))
     assert [tuple(init.shape[-2:]) for init, _ in runs] == [(20, 24), (40, 48)]
     torch.testing.assert_close(runs[0][0], torch.rand((1, 3, 20, 24), generator=torch.Generator().manual_seed(3)))
     torch.testing.assert_close(runs[1][0], synthesis.resize(runs[0][1], (40, 48)))
@@ -242,7 +242,7 @@ def test_the_result_is_the_best_evaluated_image(use_random_vgg: torch.nn.Module)
 @needs_weights
 @pytest.mark.slow
 def test_eq7_falls_with_the_real_weights() -> None:
-    config = StyleConfig(size=48, steps=40)
+    config = StyleConfig(size=48, steps=40, init="noise")
     result = stylize(sample_path("chelsea"), [sample_path("starry_night")], config)
     totals = [r.total for r in result.history]
     assert totals[-1] < 0.2 * totals[0]

@@ -62,7 +62,7 @@ CONFIG_ARGUMENTS: dict[str, tuple[str, dict[str, object]]] = {
     "size": ("--size", dict(type=int, help="longer side of the output in px (default: largest --scales, else 512)")),
     "pixels": ("--pixels", dict(type=int, help="output pixel count, instead of --size")),
     "scales": ("--scales", dict(type=_numbers(int), help="coarse-to-fine longer sides, e.g. 256,512")),
-    "init": ("--init", dict(help="noise, content or an image path (default noise)")),
+    "init": ("--init", dict(help="content, noise (the paper's) or an image path (default content)")),
     "optimizer": ("--optimizer", dict(choices=OPTIMIZERS, help="default lbfgs")),
     "steps": ("--steps", dict(type=int, help=f"loss evaluations over all scales (default {_D.steps})")),
     "lr": ("--lr", dict(type=float, help=f"step size (default 1 for L-BFGS, {ADAM_LR:g} for Adam, [0,1] pixel units)")),
@@ -127,7 +127,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "stylize",
         help="paint a photo in the style of one or more artworks (Gatys et al. 2015)",
-        description="Optimise an image from white noise so that its VGG-19 content matches CONTENT "
+        description="Optimise an image (from CONTENT by default) so that its VGG-19 content matches CONTENT "
         "and its Gram-matrix style matches the STYLE images (eq. 7), with L-BFGS.",
     )
     parser.add_argument("content", type=Path, help="the photograph, or a video file or folder of frames")

@@ -1,6 +1,6 @@
 """Neural style transfer (Gatys et al. 2015) on VGG-19 with the real ImageNet weights.
 
-``stylize(content, styles, StyleConfig(...))`` minimises eq. 7 from white noise with L-BFGS;
+``stylize(content, styles, StyleConfig(...))`` minimises eq. 7 with L-BFGS (from the photograph by default);
 ``reconstruct`` and ``style_grid`` reproduce Fig. 1 and Fig. 3. See ``docs/style.md``.
 """
 

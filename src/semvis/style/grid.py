@@ -47,12 +47,14 @@ def reconstruct(
     vgg: Backbone | None = None,
     device: DeviceSpec | None = None,
 ) -> StyleResult:
-    """Fig. 1: synthesise from ``config.init`` (white noise) an image matching ``image`` at one
-    content layer (eq. 1 only) or in the Gram matrices of ``style_layers`` (eq. 5 only).
+    """Fig. 1: synthesise from ``config.init`` (white noise unless an image path) an image matching
+    ``image`` at one content layer (eq. 1 only) or in the Gram matrices of ``style_layers`` (eq. 5 only).
     ``device`` as for :func:`~semvis.style.synthesis.stylize`."""
     if (content_layer is None) == (style_layers is None):
         raise StyleConfigError("give either a content layer or style layers to reconstruct from")
     base = config or StyleConfig()
+    if base.init == "content":  # the photograph would already be the answer: Fig. 1 starts from noise
+        base = replace(base, init="noise")
     if content_layer is not None:
         cfg = replace(base, content_layers=[content_layer], style_layers={})
         return stylize(image, [], cfg, None, progress, vgg=vgg, device=device)

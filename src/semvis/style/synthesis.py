@@ -1,11 +1,14 @@
 """Image synthesis of Gatys, Ecker & Bethge 2015: find the image whose VGG-19 responses minimise
-eq. 7, ``α L_content + β L_style``, from white noise with L-BFGS.
+eq. 7, ``α L_content + β L_style``, with L-BFGS — by default from the photograph, not the paper's
+white noise (``init="noise"``): it reaches a given eq. 7 in far fewer steps and leaves no pixel
+noise in the result (docs/style.md, "The saved image").
 
 The image is optimised in semvis' RGB [0, 1] space; the backbone applies the Caffe
 convention (BGR, 0–255, minus the mean pixel) inside, so the losses are the paper's, but a
-unit step of the optimiser is 255 Caffe grey levels (this sets Adam's learning rate). Values
-are clamped to [0, 1] only when the image is saved, unless ``project`` is set. A "step" is one
-evaluation of eq. 7 and its gradient (one forward and backward pass), for both optimisers.
+unit step of the optimiser is 255 Caffe grey levels (this sets Adam's learning rate). The image
+is kept in [0, 1] while it is optimised (``project``, :func:`project_`, :func:`hold_bounds_`), so
+the loss reported is the loss of the image saved. A "step" is one evaluation of eq. 7 and its
+gradient (one forward and backward pass), for both optimisers.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class StyleConfig:
     size: int | None = None  #: output's longer side; default max(scales) or 512
     pixels: int | None = None  #: output's pixel count instead of size
     scales: tuple[int, ...] = ()  #: longer sides of coarse stages, optimised first (coarse-to-fine)
-    init: str = "noise"  #: "noise", "content" or an image path
+    init: str = "content"  #: "content", "noise" (the paper's white noise) or an image path
     optimizer: str = "lbfgs"
     steps: int = 500  #: evaluations of eq. 7, over all stages
     lr: float | None = None  #: None: 1 for L-BFGS, ADAM_LR for Adam
@@ -227,7 +230,7 @@ class LossRecord:
 
 @dataclass
 class StyleResult:
-    image: torch.Tensor  #: 1×3×H×W; unclamped unless preserve_color="luminance" or project
+    image: torch.Tensor  #: 1×3×H×W, in [0, 1] unless project=False (then clamped only when saved)
     history: list[LossRecord]
     seconds: float
     config: StyleConfig
