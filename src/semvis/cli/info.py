@@ -19,6 +19,7 @@ OPTIONAL = (
     "safetensors",
     "h5py",
     "onnx",
+    "onnxruntime",
     "av",
     "opencv-python-headless",
     "faiss-cpu",
