@@ -54,3 +54,28 @@ def test_without_flow_network_forward_asks_for_a_flow_function() -> None:
     assert model.flow is None
     with pytest.raises(ValueError, match="flow function"):
         model(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+
+
+def test_named_maps_are_each_warped_on_their_own_grid() -> None:
+    dense, low = torch.rand(1, 8, 4, 6), torch.rand(1, 4, 16, 24)
+    shift = torch.zeros(1, 2, 32, 48)
+    shift[:, 0] = 8.0  # 8 px of the 32×48 flow grid: 1 cell of the 4×6 map, 4 of the 16×24 one
+    warped = DeepFeatureFlow.propagate({"dense": dense, "low": low}, FlowEstimate(shift, None))
+    torch.testing.assert_close(warped["dense"][..., :-1], dense[..., 1:])
+    torch.testing.assert_close(warped["low"][..., :-4], low[..., 4:])
+    with pytest.raises(ValueError, match="one feature map"):
+        DeepFeatureFlow.propagate({"dense": dense}, FlowEstimate(shift, torch.ones(1, 8, 32, 48)))
+
+
+def test_a_deeplab_segmenter_runs_as_dff_n() -> None:
+    from semvis.segment.deeplab import DeepLabV3Plus
+    from semvis.video import run_video, segmenter_dff, zero_flow
+    from semvis.video.schedule import FixedInterval
+
+    torch.manual_seed(0)
+    net = DeepLabV3Plus(3, "mobilenet_v2", width=8).eval()
+    frame = torch.rand(1, 3, 64, 96)
+    with torch.no_grad():
+        results = list(run_video(segmenter_dff(net), [frame] * 3, FixedInterval(3), zero_flow))
+        expected = net(frame).argmax(1)[0]
+    assert all(torch.equal(r.labels, expected) for r in results)  # zero flow: every frame as the key frame

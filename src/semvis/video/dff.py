@@ -32,6 +32,7 @@ from torch import nn
 from semvis.backbones import FeatureExtractor, create_backbone, stage_roles
 from semvis.data import match_channels
 from semvis.nn.warp import warp
+from semvis.train.cache import Maps
 from semvis.video.flownet import FlowEstimate, build_flownet, resize_flow
 from semvis.weights import register_model
 
@@ -102,12 +103,18 @@ class DeepFeatureFlow(nn.Module):
         self.task = task
 
     @staticmethod
-    def propagate(key_features: torch.Tensor, estimate: FlowEstimate) -> torch.Tensor:
+    def propagate(key_features: Maps, estimate: FlowEstimate) -> Maps:
         """W: warp the key frame's features onto the current frame, times the scale field (eq. 1–3).
 
         The flow (any resolution, vectors in pixels of its own grid) and the scale field are
-        resized bilinearly to the feature grid first, as the paper's parameter-free layer.
+        resized bilinearly to the feature grid first, as the paper's parameter-free layer. Named
+        maps (DeepLabv3+'s dense and low-level ones) are each warped on their own grid; a scale
+        field, which has one map's width, is refused for them.
         """
+        if isinstance(key_features, dict):
+            if estimate.scale is not None:
+                raise ValueError("a scale field scales one feature map, not named maps")
+            return {name: DeepFeatureFlow.propagate(maps, estimate) for name, maps in key_features.items()}
         size = key_features.shape[-2:]
         flow = resize_flow(estimate.flow, size)
         scale = estimate.scale
@@ -115,7 +122,7 @@ class DeepFeatureFlow(nn.Module):
             scale = F.interpolate(scale, size=size, mode="bilinear", align_corners=False)
         return warp(key_features, flow, scale)
 
-    def classify(self, features: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    def classify(self, features: Maps, size: Sequence[int]) -> torch.Tensor:
         """N_task on (possibly propagated) features, at ``size``."""
         return self.task(features, size)
 
