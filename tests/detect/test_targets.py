@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from semvis.detect.rfcn import RFCN, anchor_scales
-from semvis.detect.targets import RPN_BATCH, anchor_labels, in_band, rfcn_loss, rpn_loss, smooth_l1
+from semvis.detect.targets import (
+    FAR_NEGATIVE_WEIGHT,
+    RPN_BATCH,
+    anchor_labels,
+    in_band,
+    negative_weights,
+    rfcn_loss,
+    rpn_loss,
+    smooth_l1,
+)
 
 
 def test_anchor_scales_follow_the_short_side() -> None:
@@ -33,14 +42,15 @@ def test_anchor_labels_positive_negative_band_and_border() -> None:
             [10.0, 10, 50, 50],  # the truth itself: positive
             [12, 10, 52, 50],  # IoU 0.9: positive
             [60, 60, 80, 80],  # IoU 0, inside the band (10..90): negative
-            [150, 150, 190, 190],  # IoU 0, far away: ignored (unboxed objects may sit there)
+            [150, 150, 190, 190],  # IoU 0, far away: a negative too (down-weighted in the loss)
             [-5, 10, 35, 50],  # crosses the border: unused
             [20, 10, 60, 50],  # IoU 0.6: neither
         ]
     )
     labels, match = anchor_labels(anchors, torch.tensor([[10.0, 10, 50, 50]]), (200, 200))
-    assert labels.tolist() == [1, 1, 0, -1, -1, -1]
+    assert labels.tolist() == [1, 1, 0, 0, -1, -1]
     assert match.tolist() == [0] * 6
+    assert negative_weights(anchors[2:4], torch.tensor([[10.0, 10, 50, 50]])).tolist() == [1.0, FAR_NEGATIVE_WEIGHT]
 
 
 def test_anchor_labels_take_each_boxes_best_anchor_and_cap_the_sample() -> None:
