@@ -12,7 +12,7 @@ For each pair, interleaved in one run (each in its own process, the same thread 
    w_l = 1/5, α/β = 1e-3): its content loss is Σ(F−P)²/(N M) and its style loss Σ(G−A)²/(N² M²), so
    layer weights ``c·α·N M/2`` and ``c·β·w_l/4`` give ``c × eq. 7``. Its wall time T is measured
    from after ``import torch`` to the written PNG.
-2. semvis with its defaults, then with the paper's setup (``--before``: white-noise start,
+2. semvis with its defaults and, with ``--paper-setup``, with the paper's setup (white-noise start,
    unconstrained, clamped when saved), each stopped by ``max_seconds = T``.
 
 Every saved 8-bit PNG is scored by :class:`Judge`, an eq. 7 written here from the paper (float64,
@@ -21,7 +21,9 @@ recorded eq. 7 first reaches pastiche's score (its curve is of the image it save
 table gives judge / engine of the final image to show they agree), and two noise measures of each
 PNG: the share of channel values at 0 or 255 and the mean absolute 4-neighbour Laplacian.
 
-Usage: ``python benchmarks/style.py [--size 256] [--steps 100] [--pairs 5] [--threads 2]``
+A crop sheet of every pair's PNGs goes to ``docs/images/style_noise.png`` (``--figure``).
+
+Usage: ``python benchmarks/style.py [--size 256] [--steps 100] [--pairs 5] [--threads 2] [--paper-setup]``
 """
 
 from __future__ import annotations
@@ -178,16 +180,18 @@ def time_to_loss(curve: list[list[float]], target: float) -> float | None:
     return next((t for t, loss in curve if loss <= target), None)
 
 
-def row(
-    pair: str, seconds: float, losses: dict[str, float], ours: dict, paper: dict, reach: float | None, stats: list
-) -> str:
-    """One table row: judge scores, their ratios to pastiche's, time to pastiche's score, noise measures."""
-    peer, mine, old = losses["pastiche"], losses["semvis"], losses["paper"]
+def row(pair: str, seconds: float, runs: dict[str, dict], reach: float | None) -> str:
+    """One table row: judge scores and their ratio to pastiche's, time to pastiche's score, noise measures."""
+    peer, ours = runs["pastiche"]["judge"], runs["semvis"]
+    scores = " | ".join(
+        f"{r['judge']:.3g} ({r['steps']} st) | {r['judge'] / peer:.2f}" for k, r in runs.items() if k != "pastiche"
+    )
     reached = "not reached | —" if reach is None else f"{reach:.1f} s | {reach / seconds:.2f}"
+    clipped = " / ".join(f"{100 * r['clipped']:.1f}" for r in runs.values())
+    laplacian = " / ".join(f"{r['laplacian']:.1f}" for r in runs.values())
     return (
-        f"| {pair} | {seconds:.0f} | {peer:.3g} | {mine:.3g} ({ours['steps']} st) | {mine / peer:.2f} "
-        f"| {old:.3g} ({paper['steps']} st) | {old / peer:.2f} | {mine / ours['final']:.3f} | {reached} "
-        f"| {' / '.join(f'{100 * c:.1f}' for c, _ in stats)} | {' / '.join(f'{lap:.1f}' for _, lap in stats)} |"
+        f"| {pair} | {seconds:.0f} | {peer:.3g} | {scores} | {ours['judge'] / ours['final']:.3f} | {reached} "
+        f"| {clipped} | {laplacian} |"
     )
 
 
@@ -197,6 +201,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="pastiche's step count")
     parser.add_argument("--pairs", type=int, default=len(KODAK))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--paper-setup", action="store_true", help="also run semvis from noise, unconstrained")
     parser.add_argument("--keep", type=Path, help="also copy every PNG into this folder")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"crop sheet (default {FIGURE})")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -213,41 +218,43 @@ def main() -> None:
     if missing or not chosen:
         sys.exit(f"benchmark inputs not found under {DATA} (set SEMVIS_DATA): {', '.join(missing)}")
     judge = Judge()
+    labels = ["pastiche", "semvis", *(["paper"] if args.paper_setup else [])]
+    extra = " | semvis (paper setup) | ratio" if args.paper_setup else ""
     lines = [
         f"{args.size} px, {args.threads} threads, torch {torch.__version__}; pastiche 1.6.0 {args.steps} steps from "
         "its noise; semvis stopped at pastiche's wall time T; every PNG scored by the benchmark's eq. 7 judge; "
-        f"runs interleaved per pair (pastiche, semvis, semvis paper setup) on a shared machine; {time.strftime('%F')}.",
+        f"runs interleaved per pair ({', '.join(labels)}) on a shared machine; {time.strftime('%F')}.",
         "",
-        "| content × style | T s | pastiche | semvis (defaults) | ratio | semvis (paper setup) | ratio "
-        "| judge / engine | time to pastiche's loss | × T | values at 0/255 % (p / s / paper) "
-        "| mean abs Laplacian (p / s / paper) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| content × style | T s | pastiche | semvis (defaults) | ratio{extra} | judge / engine "
+        f"| time to pastiche's loss | × T | values at 0/255 % ({' / '.join(labels)}) "
+        f"| mean abs Laplacian ({' / '.join(labels)}) |",
+        "|---" * (10 + 2 * args.paper_setup) + "|",
     ]
     crops: list[list[Image.Image]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for content, style in chosen:
-            name = f"{content.stem}_{style.stem}"
-            peer_png, ours_png, paper_png = (Path(tmp) / f"{name}_{k}.png" for k in ("pastiche", "semvis", "paper"))
-            seconds = run_pastiche(content, style, args.size, args.steps, peer_png, args.threads)
-            ours = run_semvis(content, style, args.size, seconds, ours_png, args.threads, before=False)
-            paper = run_semvis(content, style, args.size, seconds, paper_png, args.threads, before=True)
-            peer_loss, ours_loss, paper_loss = (judge(p, content, style) for p in (peer_png, ours_png, paper_png))
-            reach = time_to_loss(ours["curve"], peer_loss)
-            stats = [noise(p) for p in (peer_png, ours_png, paper_png)]
-            losses = {"pastiche": peer_loss, "semvis": ours_loss, "paper": paper_loss}
-            lines.append(row(f"{content.stem} × {style.stem}", seconds, losses, ours, paper, reach, stats))
+            pngs = {k: Path(tmp) / f"{content.stem}_{style.stem}_{k}.png" for k in labels}
+            seconds = run_pastiche(content, style, args.size, args.steps, pngs["pastiche"], args.threads)
+            runs: dict[str, dict] = {"pastiche": {}}
+            for label in labels[1:]:
+                before = label == "paper"
+                runs[label] = run_semvis(content, style, args.size, seconds, pngs[label], args.threads, before)
+            for label, png in pngs.items():
+                runs[label].update(zip(("clipped", "laplacian"), noise(png)), judge=judge(png, content, style))
+            reach = time_to_loss(runs["semvis"]["curve"], runs["pastiche"]["judge"])
+            lines.append(row(f"{content.stem} × {style.stem}", seconds, runs, reach))
             print(lines[-1], flush=True)
             RESULTS.write_text("\n".join(lines) + "\n")  # kept pair by pair
-            crops.append([crop(p) for p in (peer_png, ours_png, paper_png)])
+            crops.append([crop(png) for png in pngs.values()])
             if args.keep:
                 args.keep.mkdir(parents=True, exist_ok=True)
-                for png in (peer_png, ours_png, paper_png):
+                for png in pngs.values():
                     (args.keep / png.name).write_bytes(png.read_bytes())
     sheet = labelled_grid(
         crops,
         crops[0][0].size,
         row_labels=[f"{c.stem}\n{s.stem}" for c, s in chosen],
-        col_labels=["pastiche", "semvis (defaults)", "semvis (paper setup)"],
+        col_labels=["pastiche", "semvis (defaults)", "semvis (paper setup)"][: len(labels)],
         title=f"centre 64 x 64 px of each saved PNG, 4x, equal wall time ({args.size} px)",
     )
     sheet.save(args.figure)
