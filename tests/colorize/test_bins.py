@@ -10,7 +10,8 @@ from semvis.colorize.bins import (
     GRID,
     SOFT_NEIGHBOURS,
     annealed_mean,
-    bin_counts,
+    class_bin_counts,
+    class_log_ratio,
     gamut_bins,
     nearest_bin,
     rebalance_weights,
@@ -110,12 +111,26 @@ def test_the_loss_is_weighted_cross_entropy_against_the_soft_targets() -> None:
     assert best == pytest.approx(float(-(z * torch.log(z.clamp_min(1e-30))).sum(1).mean()), rel=1e-4)
 
 
-def test_bin_counts_count_every_strided_pixel_once() -> None:
+def test_class_bin_counts_count_every_strided_pixel_once_under_its_class() -> None:
     rgb = torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(4))
-    counts = bin_counts([rgb, rgb], stride=2)
-    assert counts.sum() == 2 * 16
+    labels = torch.zeros(8, 8, dtype=torch.long)
+    labels[:, 4:] = 1
+    labels[0] = 9  # outside the 2 classes: void row
+    counts = class_bin_counts([(rgb, labels), (rgb, labels)], num_classes=2, stride=2)
+    assert counts.shape == (3, gamut_bins().shape[0]) and counts.sum() == 2 * 16
+    assert counts.sum(1).tolist() == [2 * 6, 2 * 6, 2 * 4]
     ab = rgb_to_lab(rgb[:, ::2, ::2])[1:][None]
-    assert torch.equal(counts, 2 * torch.bincount(nearest_bin(ab).flatten(), minlength=counts.numel()).double())
+    expected = torch.bincount(nearest_bin(ab).flatten(), minlength=counts.shape[1]).double()
+    assert torch.equal(counts.sum(0), 2 * expected)
+
+
+def test_class_log_ratio_favours_a_class_own_colours_and_is_zero_for_an_unseen_class() -> None:
+    q = gamut_bins().shape[0]
+    counts = torch.zeros(3, q)
+    counts[0, 10], counts[1, 100] = 50, 50
+    ratio = class_log_ratio(counts)
+    assert ratio[0, 10] > 0 > ratio[0, 100] and ratio[1, 100] > 0 > ratio[1, 10]
+    assert torch.equal(ratio[2], torch.zeros(q))
 
 
 def test_classification_head_gives_q_logits_and_decodes_to_chroma() -> None:

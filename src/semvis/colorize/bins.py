@@ -28,6 +28,8 @@ SOFT_SIGMA = 5.0
 REBALANCE_LAMBDA = 0.5
 PRIOR_SIGMA = 5.0
 TEMPERATURE = 0.38
+#: Share of the uniform distribution mixed into the per-class priors of :func:`class_log_ratio`.
+PRIOR_FLOOR = 0.01
 #: Centres tried per axis: −110 … 110 in steps of :data:`GRID` (the paper's grid).
 AB_LIMIT = 110.0
 #: L values scanned for a displayable colour (0 … 100 in steps of 0.5).
@@ -109,11 +111,33 @@ def touched_bins() -> int:
     return int(torch.unique(cells[0] * 1000 + cells[1]).numel())
 
 
-def bin_counts(images: Iterable[torch.Tensor], stride: int = 4) -> torch.Tensor:
-    """How often each bin is the nearest one over RGB images (3×H×W in [0, 1]), every ``stride``-th pixel."""
+def class_bin_counts(
+    pairs: Iterable[tuple[torch.Tensor, torch.Tensor]], num_classes: int, stride: int = 4
+) -> torch.Tensor:
+    """(C + 1)×Q counts of the nearest bin per class over (RGB, labels) pairs; row C is void (any other label)."""
     centres = gamut_bins()
-    counts = torch.zeros(centres.shape[0], dtype=torch.float64)
-    for rgb in images:
+    q = centres.shape[0]
+    counts = torch.zeros(num_classes + 1, q, dtype=torch.float64)
+    for rgb, labels in pairs:
         ab = rgb_to_lab(rgb[:, ::stride, ::stride].float())[1:][None]
-        counts += torch.bincount(nearest_bin(ab, centres).flatten(), minlength=centres.shape[0])
+        label = labels[::stride, ::stride].long().flatten()
+        label = torch.where((label >= 0) & (label < num_classes), label, num_classes)
+        index = label * q + nearest_bin(ab, centres).flatten()
+        counts += torch.bincount(index, minlength=(num_classes + 1) * q).view(num_classes + 1, q)
     return counts
+
+
+def class_log_ratio(counts: torch.Tensor, floor: float = PRIOR_FLOOR) -> torch.Tensor:
+    """log p̃(q | c) − log p̃(q) per class row of :func:`class_bin_counts` (a class's colours against all).
+
+    Both distributions are smoothed like p̃ (:func:`smoothed_prior`) and mixed with ``floor`` of the
+    uniform one so that no bin is impossible; a class never seen gets a zero row.
+    """
+    q = counts.shape[1]
+
+    def mixed(row: torch.Tensor) -> torch.Tensor:
+        return (1 - floor) * smoothed_prior(row) + floor / q
+
+    overall = mixed(counts.sum(0))
+    rows = [torch.log(mixed(row) / overall) if row.sum() > 0 else torch.zeros(q) for row in counts]
+    return torch.stack(rows).float()

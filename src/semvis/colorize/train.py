@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from semvis.colorize.bins import annealed_mean, bin_counts, rebalance_weights, smoothed_prior
+from semvis.colorize.bins import annealed_mean, class_bin_counts, class_log_ratio, rebalance_weights, smoothed_prior
 from semvis.colorize.cache import CachedPhotos
 from semvis.colorize.data import ColorizationDataset, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr
@@ -68,16 +68,18 @@ def colorize_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
     return {"loss": loss_sum / elements, "ab_psnr": psnr_sum / images}
 
 
-def class_weights(dataset: Dataset, out_dir: Path) -> torch.Tensor:
-    """Eq. 4's weights from the bin histogram of ``dataset``'s photos (kept in ``out_dir`` for resuming)."""
+def bin_statistics(dataset: Dataset, num_classes: int, out_dir: Path) -> dict[str, torch.Tensor]:
+    """Eq. 4's ``weights`` and the per-class ``log_ratio`` (:func:`~semvis.colorize.bins.class_log_ratio`)
+    from the bin histogram of ``dataset``'s (RGB, labels) pairs, kept in ``out_dir`` for resuming."""
     path = out_dir / WEIGHTS_TABLE
     if path.is_file():
-        return torch.load(path, weights_only=True)["weights"]
-    prior = smoothed_prior(bin_counts(dataset[i][0] for i in range(len(dataset))))
-    weights = rebalance_weights(prior)
+        return torch.load(path, weights_only=True)
+    counts = class_bin_counts((dataset[i] for i in range(len(dataset))), num_classes)
+    prior = smoothed_prior(counts.sum(0))
+    stats = {"prior": prior, "weights": rebalance_weights(prior), "log_ratio": class_log_ratio(counts)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.save({"prior": prior, "weights": weights}, path)
-    return weights
+    torch.save(stats, path)
+    return stats
 
 
 def warm_start(model: nn.Module, path: str | os.PathLike[str]) -> None:
@@ -123,7 +125,9 @@ def train_colorizer(
     :func:`~semvis.colorize.cache.build_cache`, ``num_classes`` classes) it trains on those.
 
     ``loss="classification"``: Q-bin head and the class-rebalanced cross-entropy (Zhang et al.
-    2016); ``class_prior``: the per-class head bias (:class:`SemanticColorizer`); ``init``: a
+    2016); ``class_prior``: the per-class head bias (:class:`SemanticColorizer`), with the
+    classification head initialised to each class's log p̃(q | c) − log p̃(q) on the training set
+    (zero for the regression head); ``init``: a
     colorizer file to start from (:func:`warm_start`); ``epoch_size``: photos per epoch drawn
     from the cache (:class:`~semvis.colorize.cache.CachedPhotos`; the rebalancing histogram still
     counts every cached photo once).
@@ -167,7 +171,11 @@ def train_colorizer(
         warm_start(model, init)
     weights = None
     if loss == "classification":
-        weights = class_weights(train_set.pairs, cfg.out_dir)
+        stats = bin_statistics(train_set.pairs, num_classes, cfg.out_dir)
+        weights = stats["weights"]
+        if model.prior is not None:
+            with torch.no_grad():
+                model.prior.weight.copy_(stats["log_ratio"])
     if cache is not None:
         train_set.pairs.epoch_size = epoch_size
     metrics = colorize_metrics if val_set is not None else None
