@@ -12,6 +12,7 @@ from semvis.colorize.bins import (
     annealed_mean,
     class_bin_counts,
     class_log_ratio,
+    class_mean_offset,
     gamut_bins,
     nearest_bin,
     rebalance_weights,
@@ -161,3 +162,14 @@ def test_class_prior_moves_exactly_the_pixels_of_its_class() -> None:
 
 def test_the_paper_style_count_of_touched_cells_is_between_ours_and_313() -> None:
     assert gamut_bins().shape[0] < touched_bins() <= 313
+
+
+def test_class_mean_offset_is_the_pre_tanh_gap_between_a_class_mean_and_the_overall_mean() -> None:
+    q = gamut_bins().shape[0]
+    counts = torch.zeros(3, q)
+    counts[0, 10], counts[1, 100] = 1, 3
+    overall = (gamut_bins()[10] + 3 * gamut_bins()[100]) / 4
+    offset = class_mean_offset(counts)
+    assert torch.allclose(offset[0], torch.atanh(gamut_bins()[10]) - torch.atanh(overall), atol=1e-5)
+    assert torch.allclose(torch.tanh(offset[1] + torch.atanh(overall)), gamut_bins()[100], atol=1e-5)
+    assert torch.equal(offset[2], torch.zeros(2))

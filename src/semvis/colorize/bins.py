@@ -141,3 +141,16 @@ def class_log_ratio(counts: torch.Tensor, floor: float = PRIOR_FLOOR) -> torch.T
     overall = mixed(counts.sum(0))
     rows = [torch.log(mixed(row) / overall) if row.sum() > 0 else torch.zeros(q) for row in counts]
     return torch.stack(rows).float()
+
+
+def class_mean_offset(counts: torch.Tensor) -> torch.Tensor:
+    """atanh of each class's mean ab minus atanh of the overall mean, per row of :func:`class_bin_counts`
+    (C + 1 × 2): the regression head's per-class prior, a class's mean colour against all (unseen: 0)."""
+    centres = gamut_bins().double()
+
+    def pre_tanh(row: torch.Tensor) -> torch.Tensor:
+        return torch.atanh((row @ centres / row.sum()).clamp(-0.99, 0.99))
+
+    overall = pre_tanh(counts.sum(0).double())
+    rows = [pre_tanh(row.double()) - overall if row.sum() > 0 else torch.zeros(2) for row in counts]
+    return torch.stack(rows).float()

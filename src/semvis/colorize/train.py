@@ -12,7 +12,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from semvis.colorize.bins import annealed_mean, class_bin_counts, class_log_ratio, rebalance_weights, smoothed_prior
+from semvis.colorize.bins import (
+    annealed_mean,
+    class_bin_counts,
+    class_log_ratio,
+    class_mean_offset,
+    rebalance_weights,
+    smoothed_prior,
+)
 from semvis.colorize.cache import CachedPhotos
 from semvis.colorize.data import ColorizationDataset, SegmentedPhotos, Segmenter, camvid_colorization
 from semvis.colorize.infer import ab_psnr
@@ -76,7 +83,12 @@ def bin_statistics(dataset: Dataset, num_classes: int, out_dir: Path) -> dict[st
         return torch.load(path, weights_only=True)
     counts = class_bin_counts((dataset[i] for i in range(len(dataset))), num_classes)
     prior = smoothed_prior(counts.sum(0))
-    stats = {"prior": prior, "weights": rebalance_weights(prior), "log_ratio": class_log_ratio(counts)}
+    stats = {
+        "prior": prior,
+        "weights": rebalance_weights(prior),
+        "log_ratio": class_log_ratio(counts),
+        "mean_offset": class_mean_offset(counts),
+    }
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(stats, path)
     return stats
@@ -126,8 +138,8 @@ def train_colorizer(
 
     ``loss="classification"``: Q-bin head and the class-rebalanced cross-entropy (Zhang et al.
     2016); ``class_prior``: the per-class head bias (:class:`SemanticColorizer`), with the
-    classification head initialised to each class's log p̃(q | c) − log p̃(q) on the training set
-    (zero for the regression head); ``init``: a
+    classification head initialised to each class's log p̃(q | c) − log p̃(q) on the training set,
+    the regression head to atanh of the class's mean ab minus that of all pixels; ``init``: a
     colorizer file to start from (:func:`warm_start`); ``epoch_size``: photos per epoch drawn
     from the cache (:class:`~semvis.colorize.cache.CachedPhotos`; the rebalancing histogram still
     counts every cached photo once).
@@ -170,12 +182,12 @@ def train_colorizer(
     if init is not None:
         warm_start(model, init)
     weights = None
-    if loss == "classification":
+    if loss == "classification" or class_prior:
         stats = bin_statistics(train_set.pairs, num_classes, cfg.out_dir)
-        weights = stats["weights"]
+        weights = stats["weights"] if loss == "classification" else None
         if model.prior is not None:
             with torch.no_grad():
-                model.prior.weight.copy_(stats["log_ratio"])
+                model.prior.weight.copy_(stats["log_ratio" if loss == "classification" else "mean_offset"])
     if cache is not None:
         train_set.pairs.epoch_size = epoch_size
     metrics = colorize_metrics if val_set is not None else None
