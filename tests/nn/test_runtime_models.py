@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from helpers import tiny_pspnet
 
 from semvis.backbones import create_backbone
 from semvis.colorize.unet import SemanticColorizer
-from semvis.nn.runtime import accelerate, flatten_outputs
+from semvis.nn.runtime import accelerate, flatten_outputs, traceable_adaptive_avg_pool2d
 from semvis.video.flownet import build_flownet
 
 pytest.importorskip("onnxruntime")
@@ -51,7 +52,16 @@ def test_classifier_backbone(tmp_path):
 
 
 @pytest.mark.slow
-def test_pspnet_where_its_pooling_bins_divide_the_map(tmp_path):
-    model = tiny_pspnet()  # a 48 px input gives a 6×6 map: bins 1, 2, 3 and 6 divide it
-    fast = accelerate(model, runtime="onnx", cache_dir=tmp_path, dynamic=False)
-    _agree(fast, model, torch.rand(1, 1, 48, 48))
+def test_pspnet_with_one_dynamic_graph_for_sizes_its_bins_do_not_divide(tmp_path):
+    model = tiny_pspnet()
+    fast = accelerate(model, runtime="onnx", cache_dir=tmp_path)
+    for h, w in [(40, 56), (48, 48), (37, 61)]:  # 5×7, 6×6 and 5×8 maps under bins 1, 2, 3, 6
+        _agree(fast, model, torch.rand(1, 1, h, w))
+    assert fast.dynamic
+
+
+@pytest.mark.parametrize("bins", [1, 2, 3, 4, 6])
+@pytest.mark.parametrize("size", [(6, 6), (7, 9), (28, 28), (45, 60), (5, 3)])
+def test_traceable_pool_is_adaptive_pooling(bins, size):
+    x = torch.randn(2, 3, *size)
+    torch.testing.assert_close(traceable_adaptive_avg_pool2d(x, bins), F.adaptive_avg_pool2d(x, bins))

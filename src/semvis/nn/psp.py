@@ -17,7 +17,8 @@ Two ways to give the pyramid:
 Pooling is adaptive (``nn.AdaptiveAvgPool2d``): bin ``i`` of ``b`` spans pixels
 ``floor(i·s/b) … ceil((i+1)·s/b)``. For 3 bins on 28 pixels that is three windows of 10
 overlapping by one pixel, where a literal 9×9 window of stride 9 would skip the last row
-and column. Upsampling uses ``align_corners=False``.
+and column. Upsampling uses ``align_corners=False``. While traced for ONNX export the same bins
+are pooled by :func:`~semvis.nn.runtime.traceable_adaptive_avg_pool2d`, so the graph follows the input size.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from semvis.nn.blocks import ConvBNAct
+from semvis.nn.runtime import traceable_adaptive_avg_pool2d
 
 #: The paper's windows on the 28×28 map (VGG fourth block at 224×224 input).
 PAPER_WINDOWS = (28, 14, 9, 7)
@@ -44,7 +46,7 @@ class PoolBranch(nn.Module):
         self.conv = ConvBNAct(in_channels, out_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.conv(self.pool(x))
+        y = self.conv(traceable_adaptive_avg_pool2d(x, self.bins) if torch.jit.is_tracing() else self.pool(x))
         return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 

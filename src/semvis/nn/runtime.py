@@ -101,6 +101,22 @@ class _Flat(nn.Module):
         return tuple(flatten_outputs(self.model(*inputs, **self.fixed))[0])
 
 
+def traceable_adaptive_avg_pool2d(x: torch.Tensor, bins: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, bins)`` as one mean per bin (bin ``i`` of ``b`` spans
+    ``floor(i·s/b) … ceil((i+1)·s/b)``), so that a traced graph computes the bins from the input's
+    size: the TorchScript exporter takes adaptive pooling only when the output divides the input."""
+    h, w = x.shape[-2:]
+    rows = []
+    for i in range(bins):
+        top, bottom = (i * h) // bins, ((i + 1) * h + bins - 1) // bins  # ceil without negative division
+        cells = [
+            x[..., top:bottom, (j * w) // bins : ((j + 1) * w + bins - 1) // bins].mean((-2, -1), keepdim=True)
+            for j in range(bins)
+        ]
+        rows.append(torch.cat(cells, -1))
+    return torch.cat(rows, -2)
+
+
 def weights_digest(model: nn.Module) -> str:
     """sha256 of the model's class and every parameter and buffer (names, dtypes, values)."""
     digest = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
@@ -326,6 +342,12 @@ class OnnxModel(Wrapped):
                 return False
             if not dynamic:
                 export_onnx(self._model, inputs, path, dynamic=False, **self._fixed)
+                difference = export_difference(path, self._model, inputs, **self._fixed)
+                if difference is None or difference > CHECK_TOLERANCE:
+                    path.unlink()
+                    raise RuntimeError(
+                        f"the exported graph differs from the model by {difference} at {inputs[0].shape}"
+                    )
         self._sessions[signature] = _session(path)
         return True
 
