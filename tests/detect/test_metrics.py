@@ -59,3 +59,9 @@ def test_detections_in_an_image_without_that_class_are_false_and_no_detections_s
     # 0.9 FP (image 1 has no truth), then 0.5 TP: recall 0, 1; precision 0, 1/2 → AP 1/2
     assert average_precision(found, truths, 0) == pytest.approx(0.5)
     assert average_precision([frame([], [], []), frame([], [], [])], truths, 0) == 0.0
+
+
+def test_a_looser_overlap_accepts_a_part_of_the_object() -> None:
+    truths = [frame([[0, 0, 10, 10]], [0], [0])]
+    part = [frame([[0, 0, 10, 4]], [0], [0.9])]  # IoU 0.4
+    assert mean_ap(part, truths, 1)[0] == 0.0 and mean_ap(part, truths, 1, iou=0.3)[0] == pytest.approx(1.0)

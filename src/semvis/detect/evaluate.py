@@ -26,6 +26,9 @@ from semvis.video.dff import DeepFeatureFlow
 from semvis.video.inference import DISFlow
 from semvis.video.timing import RunTiming
 
+#: A looser overlap reported beside VOC's 0.5: it shows detections of a part of an object (a person
+#: without the kite a DAVIS kite-surf box includes), which 0.5 counts as misses.
+LOOSE_IOU = 0.3
 #: OpenCV DIS preset for the propagation flow.
 DIS_PRESET = "medium"
 
@@ -103,6 +106,7 @@ def evaluate_dff(
             {
                 "l": interval,
                 "mAP": round(overall, 4),
+                "mAP@0.3": round(mean_ap(pooled_det, pooled_truth, len(CLASSES), LOOSE_IOU)[0], 4),
                 "AP": {CLASSES[c]: round(ap, 4) for c, ap in per_class.items()},
                 "mAP_per_sequence": {n: round(mean_ap(found[n], truths[n], len(CLASSES))[0], 4) for n in loaded},
                 "seconds_per_frame": round(seconds / frames_total, 4),

@@ -79,9 +79,9 @@ def average_precision(
 
 
 def mean_ap(
-    detections: Sequence[FrameBoxes], truths: Sequence[FrameBoxes], num_classes: int
+    detections: Sequence[FrameBoxes], truths: Sequence[FrameBoxes], num_classes: int, iou: float = IOU_THRESHOLD
 ) -> tuple[float, dict[int, float]]:
     """mAP over the classes with at least one truth box, and the AP of each of them."""
-    per_class = {c: average_precision(detections, truths, c) for c in range(num_classes)}
+    per_class = {c: average_precision(detections, truths, c, iou) for c in range(num_classes)}
     present = {c: ap for c, ap in per_class.items() if ap is not None}
     return (sum(present.values()) / len(present) if present else float("nan")), present
