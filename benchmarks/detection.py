@@ -4,15 +4,16 @@ Stages (``--stage``):
 
 - ``train``: cache the frozen MobileNetV2's maps of every frame once, train N_feat's 3×3 conv and
   R-FCN on the training sequences (resumable; checkpoints in ``--out``).
-- ``ship``: write the trained detector as an fp16 model file (without the backbone) to the bundled
-  models, with the evaluation's numbers in its provenance.
+- ``ship``: write the trained detector as an fp16 model file (without the backbone) to ``--model``
+  (default: the bundled models folder), with the evaluation's numbers in its provenance; then
+  ``semvis video clip.mp4 -o boxes.mp4 --task detect --weights FILE`` draws its boxes.
 - ``evaluate``: VOC mAP@0.5 on the held-out sequences, per frame (Frame, l = 1) and with Deep
   Feature Flow (key frame every l frames, its 1024-channel features warped by DIS flow from the
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
   estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json``.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate [--epochs 5] [--lr 2e-4]
-[--optimizer adam]``
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|ship [--epochs 3] [--lr 2e-4]
+[--optimizer adam] [--model FILE]``
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("train", "evaluate", "ship"), required=True)
     parser.add_argument("--out", type=Path, default=RUNS)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    parser.add_argument("--model", type=Path, default=SHIPPED, help="--stage ship: where to write the model file")
     parser.add_argument("--intervals", type=int, nargs="+", default=list(range(1, 11)))
     args = parser.parse_args()
     train, test = split(load_sequences(data_root()))
@@ -53,7 +55,7 @@ def main() -> None:
     detector = load_trained(args.out / "checkpoints")
     if args.stage == "ship":
         facts = json.loads((RESULTS / "detection.json").read_text())
-        path = save_detector(detector, SHIPPED, {"data": "video_boxes + DAVIS boxes (docs/detection.md)", **facts})
+        path = save_detector(detector, args.model, {"data": "video_boxes + DAVIS boxes (docs/detection.md)", **facts})
         print(path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
         return
     report = evaluate_dff(detector, test, args.intervals)
