@@ -18,9 +18,9 @@ is logged. Results match the model to float rounding (tests state the tolerance)
 measures why this is the default on the CPU (docs/performance.md).
 
 ``runtime="bf16"`` is an opt-in: torch under bfloat16 autocast, channels-last. On a CPU with AMX it
-is 1.3-4.5× faster than onnxruntime for the VGG-based networks, Xception and the colorizer, but its
-outputs differ by about 1 % of their range (0.05 % of a segmenter's label pixels), and on CPUs
-without bfloat16 units it is slower than fp32.
+beat onnxruntime 1.25-4× on the VGG-based networks, Xception and the colorizer (1 thread,
+docs/performance.md), with outputs about 1 % of their range off (99.98 % of the segmenter's label
+pixels unchanged); on depthwise networks and CPUs without bfloat16 units it is slower.
 """
 
 from __future__ import annotations
