@@ -124,23 +124,37 @@ def test_targets_are_computed_once_per_scale(monkeypatch: pytest.MonkeyPatch, us
     assert len(result.history) == 6 and [r.stage for r in result.history] == [0] * 4 + [1] * 2
 
 
-def test_coarse_to_fine_starts_each_scale_from_the_upsampled_result(
-    monkeypatch: pytest.MonkeyPatch, use_random_vgg: torch.nn.Module
-) -> None:
-    runs: list[tuple[torch.Tensor, torch.Tensor]] = []
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, use_random_vgg: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(start, result) of every stage that :func:`stylize` optimises."""
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
     real = synthesis.optimise
 
     def recording(vgg, init, targets, config, steps, record, **kwargs):  # noqa: ANN001, ANN003, ANN202
         out = real(vgg, init, targets, config, steps, record, **kwargs)
-        runs.append((init, out))
+        calls.append((init, out))
         return out
 
     monkeypatch.setattr(synthesis, "optimise", recording)
+    return calls
+
+
+def test_coarse_to_fine_starts_each_scale_from_the_upsampled_result(runs: list) -> None:
     result = stylize(image(0), [image(1)], StyleConfig(scales=(24, 48), steps=4, seed=3, init="noise"))
     assert [tuple(init.shape[-2:]) for init, _ in runs] == [(20, 24), (40, 48)]
     torch.testing.assert_close(runs[0][0], torch.rand((1, 3, 20, 24), generator=torch.Generator().manual_seed(3)))
     torch.testing.assert_close(runs[1][0], synthesis.resize(runs[0][1], (40, 48)))
     torch.testing.assert_close(result.image, runs[1][1])
+
+
+def test_coarse_to_fine_from_the_photo_upsamples_only_the_change(runs: list) -> None:
+    photo = image(0)
+    stylize(photo, [image(1)], StyleConfig(scales=(24, 48), steps=4))
+    coarse = synthesis.resize(photo, (20, 24))
+    torch.testing.assert_close(runs[0][0], coarse)
+    change = synthesis.resize(runs[0][1] - coarse, (40, 48))
+    torch.testing.assert_close(runs[1][0], (photo + change).clamp(0, 1))  # the photo's detail is kept
+    assert (runs[1][0] - synthesis.resize(runs[0][1], (40, 48))).abs().max() > 0.1  # unlike plain upsampling
 
 
 def test_memory_estimate_grows_with_size_and_history() -> None:
