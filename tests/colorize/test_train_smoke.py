@@ -64,6 +64,7 @@ def test_train_colorizer_writes_loadable_fp16_weights(camvid: Path, tmp_path: Pa
         "semantic": "embedding",
         "head": "regression",
         "class_prior": False,
+        "temperature": 0.38,
     }
     model = load_colorizer(out / WEIGHTS_FILE)
     val, _ = camvid_colorization(root, "val", train=False, resize=40, crop=32)

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from semvis.colorize.bins import annealed_mean, gamut_bins
+from semvis.colorize.bins import TEMPERATURE, annealed_mean, gamut_bins
 from semvis.weights import ModelHeader, load_model, register_legacy_header, register_model, save_model
 
 LEVELS = 5
@@ -105,7 +105,8 @@ class SemanticColorizer(nn.Module):
     * ``head="classification"`` (Zhang et al. 2016): the 1×1 chroma conv gives Q logits over the
       quantised ab bins of :mod:`~semvis.colorize.bins` instead of two tanh values; :meth:`logits`
       returns them (for the rebalanced cross-entropy) and ``forward`` decodes them by the annealed
-      mean (T = 0.38), so the model is used like the seed's everywhere else.
+      mean at ``temperature`` (the paper's T = 0.38 by default), so the model is used like the
+      seed's everywhere else.
     * ``class_prior=True``: a learned per-class bias on the head's output (Q logits, or the two
       chroma values before tanh), looked up at every pixel from the label map (void has its own).
       The seed's one-channel S reaches the head only through the shared encoder and, trained on
@@ -124,6 +125,7 @@ class SemanticColorizer(nn.Module):
         semantic: SemanticMode = "scalar",
         head: HeadMode = "regression",
         class_prior: bool = False,
+        temperature: float = TEMPERATURE,
     ) -> None:
         super().__init__()
         if head not in ("regression", "classification"):
@@ -135,6 +137,7 @@ class SemanticColorizer(nn.Module):
             "semantic": semantic,
             "head": head,
             "class_prior": class_prior,
+            "temperature": temperature,
         }
         enc = [width * 2**k for k in range(LEVELS)]
         dec = [2 * d for d in reversed(enc)]
@@ -188,7 +191,9 @@ class SemanticColorizer(nn.Module):
     def forward(self, luma: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Scaled ab B×2×H×W in [−1, 1]: tanh of the head, or the annealed mean of its bin logits."""
         out = self.logits(luma, labels)
-        return annealed_mean(out) if self.config["head"] == "classification" else torch.tanh(out)
+        if self.config["head"] == "classification":
+            return annealed_mean(out, self.config["temperature"])
+        return torch.tanh(out)
 
 
 def save_colorizer(
