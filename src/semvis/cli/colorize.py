@@ -20,6 +20,7 @@ from semvis.cli import console
 from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.colorize.data import Segmenter
+from semvis.colorize.infer import WORK_SIZE
 from semvis.errors import DataError, SemvisError
 
 #: Bounds of --work-size: the U-Net pools four times below, and past the upper one memory runs out.
@@ -39,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     source.add_argument(
         "--segment-weights", type=Path, help="segmenter for the map (default: the bundled gray CamVid segmenter)"
     )
-    parser.add_argument("--work-size", type=int, default=352, help="shorter side the chroma is predicted at")
+    parser.add_argument(
+        "--work-size", type=int, default=WORK_SIZE, help=f"shorter side the chroma is predicted at ({WORK_SIZE})"
+    )
     parser.add_argument("-o", "--out", type=Path, help="output image (PNG, JPEG, …); with --evaluate a JSON file")
     scoring = parser.add_argument_group("evaluation (--evaluate)")
     scoring.add_argument("--evaluate", action="store_true", help="score on colour photos instead of colouring one")

@@ -12,6 +12,7 @@ from semvis.cli import console
 from semvis.cli.colorize import check_work_size
 from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
+from semvis.colorize.infer import WORK_SIZE
 from semvis.errors import SemvisError
 
 
@@ -25,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--segmenter", type=Path, help="segmentation weights (default: the bundled CamVid model)")
     parser.add_argument("--colorizer", type=Path, help="colorizer weights (default: the bundled CamVid model)")
-    parser.add_argument("--work-size", type=int, default=352, help="shorter side the chroma is predicted at")
+    parser.add_argument("--work-size", type=int, default=WORK_SIZE, help="shorter side the chroma is predicted at")
     parser.add_argument("--index", type=Path, help="hash index to search from the page (semvis index build)")
     parser.add_argument(
         "--hash-weights", type=Path, help="weights of the index's model (default: the file it was built with)"

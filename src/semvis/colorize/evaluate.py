@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from semvis.colorize.infer import ab_psnr, colourfulness, edit_change, predict_ab, with_chroma
+from semvis.colorize.infer import WORK_SIZE, ab_psnr, colourfulness, edit_change, predict_ab, with_chroma
 from semvis.colorize.lab import rgb_to_lab
 from semvis.device import DeviceSpec, place
 
@@ -57,7 +57,7 @@ def evaluate_colorizer(
     model: nn.Module,
     samples: Iterable[tuple[torch.Tensor, torch.Tensor]],
     num_classes: int,
-    work_size: int = 352,
+    work_size: int = WORK_SIZE,
     device: DeviceSpec | None = None,
 ) -> ColorizationScores:
     """Score ``model`` over ``(rgb 3×H×W in [0, 1], labels H×W)`` samples (see the module docstring),

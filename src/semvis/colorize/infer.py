@@ -19,6 +19,9 @@ from semvis.errors import ImageError
 
 ImageLike = Image.Image | torch.Tensor
 LabelsLike = np.ndarray | torch.Tensor
+#: Default shorter side the chroma is predicted at: the bundled colorizer was trained on photos with a
+#: shorter side of 144 (128 crops) and scored at 176 (docs/colorize.md); the seed's scale was 352.
+WORK_SIZE = 176
 #: Bisection steps of :func:`fit_gamut`: chroma within 2⁻¹² of the gamut boundary.
 GAMUT_STEPS = 12
 
@@ -39,7 +42,7 @@ def _labels_tensor(labels: LabelsLike, image: torch.Tensor) -> torch.Tensor:
 
 
 def predict_ab(
-    model: nn.Module, image: ImageLike, labels: LabelsLike, work_size: int = 352, device: DeviceSpec | None = None
+    model: nn.Module, image: ImageLike, labels: LabelsLike, work_size: int = WORK_SIZE, device: DeviceSpec | None = None
 ) -> torch.Tensor:
     """Scaled chroma (2×H×W, on the CPU) of ``image`` under ``labels``, predicted at a working size.
 
@@ -86,7 +89,7 @@ def fit_gamut(lab: torch.Tensor, steps: int = GAMUT_STEPS) -> torch.Tensor:
 
 
 def colorize(
-    image: ImageLike, labels: LabelsLike, model: nn.Module, work_size: int = 352, device: DeviceSpec | None = None
+    image: ImageLike, labels: LabelsLike, model: nn.Module, work_size: int = WORK_SIZE, device: DeviceSpec | None = None
 ) -> torch.Tensor:
     """RGB (3×H×W in [0, 1], on the CPU) from a gray or colour ``image`` and its H×W label map.
 
@@ -119,7 +122,7 @@ def edit_change(
     labels: LabelsLike,
     region_mask: torch.Tensor | np.ndarray,
     new_label: int,
-    work_size: int = 352,
+    work_size: int = WORK_SIZE,
     before: torch.Tensor | None = None,
 ) -> EditChange:
     """Set ``labels[region_mask] = new_label``, colorize again and measure the change (:class:`EditChange`).
@@ -151,7 +154,7 @@ def edit_locality(
     labels: LabelsLike,
     region_mask: torch.Tensor | np.ndarray,
     new_label: int,
-    work_size: int = 352,
+    work_size: int = WORK_SIZE,
     before: torch.Tensor | None = None,
 ) -> float:
     """Share of the chroma change that stays inside the repainted region (:attr:`EditChange.locality`)."""
