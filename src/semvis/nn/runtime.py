@@ -52,6 +52,8 @@ log = logging.getLogger("semvis.runtime")
 RUNTIMES = ("auto", "torch", "onnx", "bf16")
 #: ONNX opset of the exports (grid_sample needs 16).
 OPSET = 17
+#: Part of every cache key: raised when semvis exports differently, so older files are not reused.
+EXPORT_VERSION = 2
 #: Largest |Δ| between torch and onnxruntime accepted when checking a dynamic export at a second shape.
 CHECK_TOLERANCE = 1e-3
 Rebuild = Callable[[list[torch.Tensor]], Any]
@@ -282,7 +284,7 @@ class OnnxModel(Wrapped):
         super().__init__(model)
         self._fixed, self._cache_dir, self._strict = fixed, cache_dir, strict
         self._key = hashlib.sha256(
-            f"{weights_digest(model)} {sorted(fixed.items())} {torch.__version__} {OPSET}".encode()
+            f"{weights_digest(model)} {sorted(fixed.items())} {torch.__version__} {OPSET} {EXPORT_VERSION}".encode()
         )
         self._sessions: dict[str, Any] = {}
         self._rebuild: Rebuild | None = None
