@@ -91,7 +91,8 @@ def fit_size(size: Sequence[int], side: int) -> tuple[int, int]:
 
 @dataclass
 class StyleConfig:
-    """Every setting of a synthesis; the defaults are the paper's (§2 and Methods)."""
+    """Every setting of a synthesis; the defaults are the paper's (§2 and Methods) except the start
+    (``init="content"``) and the projection (``project=True``), see docs/style.md."""
 
     ratio: float = 1e-3  #: α/β of eq. 7 (1e-3; 1e-4 in Fig. 2 E,F); ignored when style_weight is set
     content_weight: float = 1.0  #: α
