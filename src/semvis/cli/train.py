@@ -307,7 +307,7 @@ def run_colorize(args: argparse.Namespace) -> int:
 
     if args.data is None and args.photos is None and args.cache is None:
         raise SemvisError(
-            "give --data DIR (CamVid layout), --photos DIR (colour photos, maps predicted) or --cache DIR"
+            "give --data DIR (CamVid layout) or --photos DIR (colour photos, maps predicted), or --cache DIR"
         )
     segmenter, num_classes = None, None
     if args.photos is not None or args.cache is not None:
