@@ -4,6 +4,8 @@ Stages (``--stage``):
 
 - ``train``: cache the frozen MobileNetV2's maps of every frame once, train N_feat's 3×3 conv and
   R-FCN on the training sequences (resumable; checkpoints in ``--out``).
+- ``fit``: mAP on every 5th training frame (does the pipeline fit what it saw?) and the seconds of
+  each part of a frame (backbone, 3×3 conv, DIS, W, R-FCN); writes ``detection_fit.json``.
 - ``ship``: write the trained detector as an fp16 model file (without the backbone) to ``--model``
   (default: the bundled models folder), with the evaluation's numbers in its provenance; then
   ``semvis video clip.mp4 -o boxes.mp4 --task detect --weights FILE`` draws its boxes.
@@ -12,7 +14,7 @@ Stages (``--stage``):
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
   estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json``.
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|ship [--epochs 3] [--lr 2e-4]
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|fit|ship [--epochs 3] [--lr 2e-4]
 [--optimizer adam] [--model FILE]``
 """
 
@@ -23,15 +25,19 @@ import hashlib
 import json
 import os
 import platform
+import time
 from pathlib import Path
 
 import torch
 
-from semvis.detect.data import load_sequences, split
+from semvis.detect.data import Sequence, load_frame, load_sequences, split
 from semvis.detect.evaluate import evaluate_dff, load_trained
+from semvis.detect.rfcn import SHORT_SIDE, Detector
 from semvis.detect.train import train_detector
 from semvis.detect.video import DETECTOR, save_detector
 from semvis.paths import data_root
+from semvis.video.dff import DeepFeatureFlow
+from semvis.video.inference import DISFlow
 
 RESULTS = Path(__file__).parent / "results"
 RUNS = Path("/work/runs/detect")
@@ -40,7 +46,7 @@ SHIPPED = Path(__file__).parents[1] / "src" / "semvis" / "assets" / "models" / D
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("train", "evaluate", "ship"), required=True)
+    parser.add_argument("--stage", choices=("train", "evaluate", "fit", "ship"), required=True)
     parser.add_argument("--out", type=Path, default=RUNS)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-4)
@@ -53,6 +59,12 @@ def main() -> None:
         train_detector(train, args.out / "cache", args.out / "checkpoints", args.epochs, args.lr, args.optimizer)
         return
     detector = load_trained(args.out / "checkpoints")
+    if args.stage == "fit":
+        report = {"train_fit_every_5th": evaluate_dff(detector, [Sequence(s.name, s.frames[::5]) for s in train], [1])}
+        report["seconds_per_part"] = part_seconds(detector, test[1])
+        (RESULTS / "detection_fit.json").write_text(json.dumps(report, indent=1))
+        print(json.dumps(report, indent=1))
+        return
     if args.stage == "ship":
         facts = json.loads((RESULTS / "detection.json").read_text())
         path = save_detector(detector, args.model, {"data": "video_boxes + DAVIS boxes (docs/detection.md)", **facts})
@@ -71,6 +83,30 @@ def main() -> None:
     print(table)
 
 
+@torch.inference_mode()
+def part_seconds(detector: Detector, sequence: Sequence, frames: int = 12) -> dict[str, float]:
+    """Mean seconds of each part of a frame (after one warm-up pair): backbone, 3×3 conv, DIS, W, R-FCN."""
+    images = [load_frame(f, SHORT_SIDE)[0][None] for f in sequence.frames[:frames]]
+    flow, times = DISFlow(), {k: [] for k in ("backbone", "reduce", "dis", "warp", "task")}
+    for key, current in zip(images, images[1:]):
+        clock = time.perf_counter()
+        embedded = detector.features.embed(key)
+        times["backbone"].append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        features = detector.features.head(embedded)
+        times["reduce"].append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        estimate = flow(current, key)
+        times["dis"].append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        warped = DeepFeatureFlow.propagate(features, estimate)
+        times["warp"].append(time.perf_counter() - clock)
+        clock = time.perf_counter()
+        detector.task(warped, current.shape[-2:])
+        times["task"].append(time.perf_counter() - clock)
+    return {k: round(sum(v[1:]) / len(v[1:]), 4) for k, v in times.items()}
+
+
 def markdown(report: dict) -> str:
     """The mAP / time table over key intervals."""
     names = report["sequences"]
@@ -87,12 +123,12 @@ def markdown(report: dict) -> str:
         + " | s/frame | speedup measured | eq. 7 (clock r) |",
         "|---|---|---|---|---|" + "---|" * len(names) + "---|---|---|",
     ]
-    for row in report["rows"]:
-        per_seq = " | ".join(f"{row['mAP_per_sequence'][n]:.3f}" for n in names)
+    for row in sorted(report["rows"], key=lambda r: r["l"]):
+        per_seq = " | ".join(f"{row['mAP_per_sequence'][n]:.4f}" for n in names)
         person, car = (row["AP"].get(c, float("nan")) for c in ("person", "car"))
         speed = f"{row['seconds_per_frame']:.3f} | {row['speedup_measured']:.2f}× | {row['speedup_eq7_estimate']:.2f}×"
         lines.append(
-            f"| {row['l']} | {row['mAP']:.3f} | {row['mAP@0.3']:.3f} | {person:.3f} | {car:.3f} | {per_seq} | {speed} |"
+            f"| {row['l']} | {row['mAP']:.4f} | {row['mAP@0.3']:.4f} | {person:.4f} | {car:.4f} | {per_seq} | {speed} |"
         )
     return "\n".join(lines) + "\n"
 
