@@ -127,7 +127,7 @@ def test_a_head_only_file_loads_back_on_the_registry_backbone(tmp_path) -> None:
 
 
 @needs_weights
-def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path) -> None:
+def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path, monkeypatch) -> None:
     results = train_frozen_segmenter(
         "pspnet-vgg19", toy_root, tmp_path, channels=16, epochs=1, batch_size=2, log_every=100
     )
@@ -138,6 +138,17 @@ def test_the_whole_frozen_recipe_on_a_toy_dataset(toy_root, tmp_path) -> None:
     ]
     model, labels = load_segmenter(tmp_path / "model.safetensors")
     assert labels.classes == ("ground", "box") and model.in_channels == 1
+    with pytest.raises(DataError, match="not as"):
+        train_frozen_segmenter(
+            "pspnet-vgg19", toy_root, tmp_path / "wider", channels=32, init=tmp_path / "model.safetensors"
+        )
+    seen = {}
+    monkeypatch.setattr("semvis.segment.frozen.train_head", lambda model, *a, **k: seen.setdefault("model", model))
+    train_frozen_segmenter(
+        "pspnet-vgg19", toy_root, tmp_path / "again", channels=16, init=tmp_path / "model.safetensors"
+    )
+    for name, value in model.state_dict().items():  # the head starts where the saved one ended
+        torch.testing.assert_close(seen["model"].state_dict()[name], value)
 
 
 def test_gridnet_has_no_frozen_backbone(toy_root, tmp_path) -> None:

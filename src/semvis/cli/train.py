@@ -201,6 +201,9 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
     )
     segment.add_argument("--no-balance", action="store_true", help="frozen backbone: plain, unweighted cross-entropy")
     segment.add_argument(
+        "--init", type=Path, help="frozen backbone: start the head from this saved segmenter (same configuration)"
+    )
+    segment.add_argument(
         "--feature-crop",
         type=int,
         metavar="CELLS",
@@ -262,6 +265,7 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
         val_split=args.val_split,
         balance=not args.no_balance,
         crop=args.feature_crop,
+        init=args.init,
     )
     return report(results)
 

@@ -29,7 +29,7 @@ from semvis.data import LabelSpec, SegmentationDataset, match_channels
 from semvis.errors import DataError
 from semvis.progress import ProgressCallback
 from semvis.segment.deeplab import DeepLabV3Plus
-from semvis.segment.models import save_segmenter
+from semvis.segment.models import load_segmenter, save_segmenter
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import RECIPES, cross_entropy, segmentation_metrics, training_split
 from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
@@ -204,6 +204,7 @@ def train_frozen_segmenter(
     output_stride: int = 8,
     channels: int = 256,
     context: str = "aspp",
+    init: str | Path | None = None,
     val_split: str | None = "val",
     progress: ProgressCallback | None = None,
     **kwargs: Any,
@@ -213,7 +214,8 @@ def train_frozen_segmenter(
     The backbone gets the weights at hand (:func:`~semvis.weights.weights_at_hand`). Feature caches
     go to ``out_dir`` (named by model, stride and gray/RGB, reused when present). ``channels`` is
     the head's width (PSPNet's 3×3 fuse: 512 in the paper, 256 halves the head's cost; DeepLabv3+:
-    256). ``context`` (DeepLabv3+ only): ``aspp`` or ``psp``.
+    256). ``context`` (DeepLabv3+ only): ``aspp`` or ``psp``. ``init``: a saved segmenter of the
+    same configuration whose head training starts from (e.g. to go on at whole maps after crops).
     ``kwargs`` go to :func:`train_head`; the backbone runs on their ``device`` (default auto), as
     the head will. ``progress`` gets the caching and the training steps.
     """
@@ -227,6 +229,11 @@ def train_frozen_segmenter(
     train_set, labels = training_split(data_root)
     head = {"channels": channels, "aux": False} if family == "pspnet" else {"width": channels, "context": context}
     model = build_segmenter(arch, len(labels.classes), 1 if gray else 3, entry, output_stride=output_stride, **head)
+    if init is not None:
+        start, _ = load_segmenter(init)
+        if start.config != model.config:
+            raise DataError(f"{init}: a segmenter built as {start.config}, not as {model.config}")
+        model.load_state_dict(start.state_dict())
     device = init_distributed(kwargs.get("device", "auto")).device
     model.to(device)
     out_dir = Path(out_dir)
