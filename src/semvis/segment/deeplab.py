@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from semvis.backbones import FeatureExtractor, InputSpec, create_backbone, stage_roles
+from semvis.backbones import FeatureExtractor, create_backbone, stage_roles
 from semvis.nn.aspp import ASPP, ASPP_RATES, LowLevelDecoder
 from semvis.nn.blocks import ConvBNAct
 from semvis.nn.psp import PyramidPooling
+from semvis.segment.base import BackboneSegmenter, check_settings
 from semvis.segment.pspnet import PSP_BINS
 
 #: Context modules on the dense map.
@@ -42,7 +43,7 @@ class PSPContext(nn.Sequential):
         self.out_channels = width
 
 
-class DeepLabV3Plus(nn.Module):
+class DeepLabV3Plus(BackboneSegmenter):
     """Backbone (stride 16 or 8) → ASPP or PSP context → low-level decoder → logits at the input size.
 
     Args:
@@ -71,14 +72,9 @@ class DeepLabV3Plus(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        if in_channels not in (1, 3):
-            raise ValueError(f"in_channels must be 1 (gray) or 3 (RGB), got {in_channels}")
-        if output_stride not in (8, 16):
-            raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
+        check_settings(num_classes, in_channels, output_stride)
         if context not in CONTEXTS:
             raise ValueError(f"context must be one of {', '.join(CONTEXTS)}, got {context!r}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
         roles = stage_roles(backbone)
         self.layer, self.low_layer = roles.dense, roles.low
         self.backbone: FeatureExtractor = create_backbone(
@@ -104,16 +100,9 @@ class DeepLabV3Plus(nn.Module):
             "dropout": dropout,
         }
 
-    @property
-    def input_spec(self) -> InputSpec:
-        """Pixel convention of the backbone's weights (applied inside; inputs stay in [0, 1])."""
-        return self.backbone.backbone.input_spec
-
     def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """N_feat: ``{"dense": last stage at 1/stride, "low": the 1/4 map}``."""
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected an N×{self.in_channels}×H×W batch, got shape {tuple(x.shape)}")
-        stages = self.backbone(x.expand(-1, 3, -1, -1))
+        stages = self._stages(x)
         return {"dense": stages[self.layer], "low": stages[self.low_layer]}
 
     def classify(self, features: dict[str, torch.Tensor], size: Sequence[int]) -> torch.Tensor:

@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from semvis.backbones import FeatureExtractor, InputSpec, create_backbone, stage_roles
+from semvis.backbones import FeatureExtractor, create_backbone, stage_roles
 from semvis.nn.heads import SegmentationHead
 from semvis.nn.psp import PyramidPooling
+from semvis.segment.base import BackboneSegmenter, check_settings
 
 #: PSPNet's (and mmseg's ``pool_scales``) pyramid.
 PSP_BINS = (1, 2, 3, 6)
@@ -35,7 +35,7 @@ PSP_BINS = (1, 2, 3, 6)
 AUX_WEIGHT = 0.4
 
 
-class PSPNet(nn.Module):
+class PSPNet(BackboneSegmenter):
     """Backbone → pyramid pooling → head, plus an optional auxiliary head (see the module docstring).
 
     Args:
@@ -69,12 +69,7 @@ class PSPNet(nn.Module):
     ) -> None:
         super().__init__()
         roles = stage_roles(backbone)
-        if in_channels not in (1, 3):
-            raise ValueError(f"in_channels must be 1 (gray) or 3 (RGB), got {in_channels}")
-        if output_stride not in (8, 16):
-            raise ValueError(f"output_stride must be 8 or 16, got {output_stride}")
-        if num_classes < 1:
-            raise ValueError(f"num_classes must be positive, got {num_classes}")
+        check_settings(num_classes, in_channels, output_stride)
         self.layer, self.aux_layer = roles.dense, roles.aux
         layers = [self.aux_layer, self.layer] if aux else [self.layer]
         self.backbone: FeatureExtractor = create_backbone(
@@ -97,16 +92,6 @@ class PSPNet(nn.Module):
             "dropout": dropout,
             "aux": aux,
         }
-
-    @property
-    def input_spec(self) -> InputSpec:
-        """Pixel convention of the backbone's weights (applied inside; inputs stay in [0, 1])."""
-        return self.backbone.backbone.input_spec
-
-    def _stages(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"expected an N×{self.in_channels}×H×W batch, got shape {tuple(x.shape)}")
-        return self.backbone(x.expand(-1, 3, -1, -1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """N_feat: the dilated backbone's last stage, at 1/``output_stride`` of the input."""
