@@ -20,7 +20,7 @@ import torch.distributed as dist
 from helpers import write_toy_segmentation
 from safetensors.torch import load_file
 
-from semvis.segment.frozen import PSPHead, backbone_features, train_head
+from semvis.segment.frozen import CachedHead, backbone_features, train_head
 from semvis.segment.pspnet import PSPNet
 from semvis.segment.train import training_split
 from semvis.train import seed_everything
@@ -52,7 +52,7 @@ def frozen_segmenter(data: Path, out: Path) -> None:
     train_set, labels = training_split(data)
     model = frozen_pspnet(len(labels.classes))
     cache = cache_features(partial(backbone_features, model), train_set, out / "features.safetensors")
-    head = PSPHead(model)
+    head = CachedHead(model, tuple(train_set[0][1].shape))
     seed_everything(100 + rank())
     for module in head.modules():
         if module is not head and hasattr(module, "reset_parameters"):
@@ -100,7 +100,7 @@ def test_the_frozen_segmenter_recipe_trains_alike_on_two_ranks_from_one_sharded_
     done = torchrun(tmp_path / "out", __file__, str(data), str(tmp_path / "out"))
     train_set, labels = training_split(data)
     model = frozen_pspnet(len(labels.classes))
-    assert_trained_alike(tmp_path / "out", [name for name, _ in PSPHead(model).named_parameters()])
+    assert_trained_alike(tmp_path / "out", [name for name, _ in CachedHead(model, (1, 1)).named_parameters()])
     # the cache joins both ranks' shards in dataset order: the features one process computes
     cache = load_file(str(tmp_path / "out" / "features.safetensors"))
     with torch.inference_mode():
