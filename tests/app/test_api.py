@@ -248,7 +248,7 @@ def test_missing_bundled_models_give_a_clear_error(
     from semvis.colorize.pipeline import load_colorization_models as load_models
 
     monkeypatch.setattr(bundled, "MODELS_DIR", tmp_path / "no-models")
-    with pytest.raises(WeightsError, match="segmenter-camvid-gray.safetensors: bundled model missing"):
+    with pytest.raises(WeightsError, match="deeplab-camvid-gray.safetensors: bundled model missing"):
         load_models()
     with pytest.raises(WeightsError, match="colorizer-camvid.safetensors: bundled model missing"):
         load_models(segmenter=weight_files["segmenter"])

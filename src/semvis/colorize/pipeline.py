@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from semvis.bundled import COLORIZER, SEGMENTER, bundled_model
+from semvis.bundled import COLORIZER, PHOTO_SEGMENTERS, bundled_model
 from semvis.colorize.data import Segmenter
 from semvis.colorize.unet import SemanticColorizer, load_colorizer
 from semvis.data import LabelSpec
@@ -22,7 +22,7 @@ def load_segmenter_function(
     segmenter on ``device`` (see :mod:`semvis.device`; ``None``: the CPU) in ``runtime``
     (:func:`semvis.nn.runtime.accelerate`); labels come back on the CPU."""
     target = None if device is None else resolve_device(device)
-    model, labels = load_segmenter(Path(path) if path is not None else bundled_model(SEGMENTER), target)
+    model, labels = load_segmenter(Path(path) if path is not None else bundled_model(PHOTO_SEGMENTERS["gray"]), target)
     return partial(segment, accelerate(model, runtime=runtime, device=target)), labels
 
 
@@ -38,7 +38,7 @@ def load_colorization_models(
     :class:`~semvis.errors.WeightsError` for a missing file or when the segmenter's classes are not the colorizer's.
     """
     target = None if device is None else resolve_device(device)
-    segmenter_path = Path(segmenter) if segmenter is not None else bundled_model(SEGMENTER)
+    segmenter_path = Path(segmenter) if segmenter is not None else bundled_model(PHOTO_SEGMENTERS["gray"])
     colorizer_path = Path(colorizer) if colorizer is not None else bundled_model(COLORIZER)
     predict, labels = load_segmenter_function(segmenter_path, target, runtime)
     colorizer_model = accelerate(load_colorizer(colorizer_path, target), runtime=runtime, device=target)

@@ -51,7 +51,7 @@ def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
             f"edit: {EDIT[0]} painted as {EDIT[1]}",
             "re-colorized",
         ],
-        title="Semantic-driven colorization: PSPNet-VGG19 map of a gray photo, U-Net colorizer, one semantic edit",
+        title="Semantic-driven colorization: DeepLabv3+ map of a gray photo, U-Net colorizer, one semantic edit",
     )
     target = out_dir / "colorization.png"
     save_image(panel, target, {"semvis": "demo colorize"})
