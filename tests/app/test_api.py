@@ -263,3 +263,14 @@ def test_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     for option in ("--host", "--port", "--segmenter", "--colorizer", "--work-size", "--index", "--hash-weights"):
         assert option in out
+
+
+def test_auto_runs_the_colorizer_in_pytorch_and_onnx_forces_onnxruntime(weight_files: dict[str, Path]) -> None:
+    from semvis.colorize.pipeline import load_colorization_models as load_models
+    from semvis.nn.runtime import onnxruntime_available
+
+    _, _, colorizer = load_models(weight_files["segmenter"], weight_files["colorizer"], runtime="auto")
+    assert isinstance(colorizer, SemanticColorizer)  # measured faster than its onnxruntime export
+    if onnxruntime_available():
+        _, _, forced = load_models(weight_files["segmenter"], weight_files["colorizer"], runtime="onnx")
+        assert not isinstance(forced, SemanticColorizer) and forced.runtime == "onnx"
