@@ -13,6 +13,8 @@ from semvis.viz import labelled_grid
 TITLE = "Neural style transfer"
 #: Coarse to fine, 80 steps at 128 px then 40 at 256 px: about 30 s on two idle CPU cores.
 CONFIG = StyleConfig(scales=(128, 256), steps=120)
+#: How the title names the starting image.
+START = {"content": "the photograph", "noise": "white noise"}
 
 
 def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
@@ -23,7 +25,8 @@ def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
         [[load_image(content), load_image(painting), image]],
         image.size,
         col_labels=["photograph", "painting (van Gogh, 1889)", f"result: eq. 7, alpha/beta = {CONFIG.ratio:g}"],
-        title=f"Gatys et al. 2015 from white noise, L-BFGS, {len(result.history)} steps, {result.seconds:.0f} s",
+        title=f"Gatys et al. 2015 from {START[CONFIG.init]}, L-BFGS, {len(result.history)} steps, "
+        f"{result.seconds:.0f} s",
     )
     target = out_dir / "style_transfer.png"
     save_image(panel, target, {"semvis": "demo style"})
