@@ -23,6 +23,15 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 
 
 @pytest.fixture(autouse=True)
+def torch_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run PyTorch unless a test asks for a runtime. Their default, ``--runtime auto``, exports
+    each model to ONNX on first use: an 87 MB file and seconds per test for the bundled Xception models,
+    which filled the disk here. ``tests/cli/test_export_cli.py`` and ``tests/nn/test_runtime*.py`` test
+    the runtimes by asking for them."""
+    monkeypatch.setenv("SEMVIS_RUNTIME", "torch")
+
+
+@pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
     """One intra-op thread per test: the suite's tensors are small, and a second thread that waits on
     a busy CPU made small convolutions 10-20× slower here. Benchmarks measure thread scaling instead."""
