@@ -1,5 +1,7 @@
 """``semvis colorize IMAGE -o OUT`` and ``semvis colorize --evaluate``: colour photos under semantic maps.
 
+A video file or a folder of numbered frames as IMAGE goes to :mod:`semvis.cli.colorize_video`.
+
 Without ``--weights`` / ``--segment-weights`` the models bundled with semvis are used
 (:mod:`semvis.bundled`: trained on CamVid's 11 classes).
 """
@@ -17,10 +19,12 @@ from rich.table import Table
 
 from semvis.atomic import atomic_path
 from semvis.cli import console
+from semvis.cli.colorize_video import add_video_arguments, colorize_video_file
 from semvis.cli.export import add_runtime_option
 from semvis.cli.main import int_in_range
 from semvis.colorize.data import Segmenter
 from semvis.colorize.infer import WORK_SIZE
+from semvis.data.video import is_video
 from semvis.errors import DataError, SemvisError
 
 #: Bounds of --work-size: the U-Net pools four times below, and past the upper one memory runs out.
@@ -31,11 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "colorize", help="colorize a photo under a semantic map (seed: Semantic-Driven Colorization)"
     )
-    parser.add_argument("image", nargs="?", type=Path, help="gray or colour photo (a colour one is reduced to its L)")
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=Path,
+        help="gray or colour photo (a colour one is reduced to its L), or a video file or folder of numbered frames",
+    )
     parser.add_argument("--weights", type=Path, help="colorizer weights (default: the bundled CamVid colorizer)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
-        "--labels", type=Path, help="label map PNG: one class index per pixel (others: void), the image's size"
+        "--labels",
+        type=Path,
+        help="label map PNG: one class index per pixel (others: void), the image's size (photos only)",
     )
     source.add_argument(
         "--segment-weights", type=Path, help="segmenter for the map (default: the bundled gray CamVid segmenter)"
@@ -43,13 +54,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--work-size", type=int, default=WORK_SIZE, help=f"shorter side the chroma is predicted at ({WORK_SIZE})"
     )
-    parser.add_argument("-o", "--out", type=Path, help="output image (PNG, JPEG, …); with --evaluate a JSON file")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="output image (PNG, JPEG, …), a video (.mp4…) for a video; with --evaluate a JSON file",
+    )
     scoring = parser.add_argument_group("evaluation (--evaluate)")
     scoring.add_argument("--evaluate", action="store_true", help="score on colour photos instead of colouring one")
     scoring.add_argument("--data", type=Path, help="CamVid-layout root: photos with ground-truth maps")
     scoring.add_argument("--split", default="test", help="split of --data (default test)")
     scoring.add_argument("--photos", type=Path, help="a folder of colour photos, mapped by the segmenter")
     scoring.add_argument("--limit", type=int_in_range(1), help="score only the first N photos")
+    add_video_arguments(parser)
     add_runtime_option(parser)
     parser.set_defaults(func=run)
 
@@ -80,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     check_work_size(args.work_size)
     if args.evaluate:
         return run_evaluate(args)
+    if args.image is not None and is_video(args.image):
+        return colorize_video_file(args)
     if args.image is None or args.out is None:
         raise SemvisError("give IMAGE and -o OUT, or --evaluate with --data or --photos")
     from semvis.colorize import colorize
