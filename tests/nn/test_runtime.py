@@ -49,6 +49,8 @@ class ConvNet(nn.Module):
             return Pair(y, None)
         if self.output == "dataclass":
             return Output(torch.sigmoid(logits), logits)
+        if self.output == "dict":  # DeepLabv3+'s named maps
+            return {"dense": y, "logits": logits}
         return y
 
 
@@ -99,7 +101,7 @@ def _close(got: object, want: object) -> None:
         torch.testing.assert_close(g, w, atol=ATOL, rtol=0)
 
 
-@pytest.mark.parametrize("output", ["tensor", "pair", "dataclass"])
+@pytest.mark.parametrize("output", ["tensor", "pair", "dataclass", "dict"])
 def test_onnx_answers_like_torch_with_the_same_structure(tmp_path, output):
     model, x = ConvNet(output), torch.rand(2, 3, 20, 24)
     fast = accelerate(model, (x,), runtime="onnx", cache_dir=tmp_path)
@@ -112,6 +114,8 @@ def test_onnx_answers_like_torch_with_the_same_structure(tmp_path, output):
         assert got.extra is None
     if output == "dataclass":
         assert got.seg is None
+    if output == "dict":
+        assert list(got) == ["dense", "logits"]
 
 
 def test_a_traceable_model_is_exported_once_with_dynamic_batch_height_and_width(tmp_path):

@@ -144,3 +144,16 @@ def test_without_a_baseline_the_report_measures_no_speedup(tmp_path: Path, weigh
     report, timing = result.report, result.timing
     assert report is not None and report["speedup_measured"] is None and report["baseline"] is None
     assert report["speedup_eq7_measured_r"] == pytest.approx(timing.key_seconds / timing.mean_seconds)
+
+
+def test_the_default_n_is_the_bundled_photo_segmenter_for_the_clips_colour(tmp_path: Path) -> None:
+    from semvis.bundled import PHOTO_SEGMENTERS
+    from semvis.video.pipeline import default_segmenter
+
+    colour, gray = tmp_path / "colour", tmp_path / "gray"
+    for folder, mode in ((colour, "RGB"), (gray, "L")):
+        folder.mkdir()
+        for i in range(2):
+            Image.fromarray(clip_frame(i)).convert(mode).convert("RGB").save(folder / f"{i:05d}.png")
+    assert default_segmenter(open_frames(colour)).name == PHOTO_SEGMENTERS["rgb"]
+    assert default_segmenter(open_frames(gray)).name == PHOTO_SEGMENTERS["gray"]

@@ -465,8 +465,11 @@ def _davis_arguments(parser: argparse.ArgumentParser, out: str) -> None:
 
 
 def register_video(tasks: argparse._SubParsersAction) -> None:
-    video = tasks.add_parser("video", help="Deep Feature Flow's N on DAVIS foreground masks (frozen VGG-19)")
+    video = tasks.add_parser("video", help="Deep Feature Flow's N on DAVIS foreground masks (frozen ImageNet backbone)")
     _davis_arguments(video, "runs/dff-davis")
+    video.add_argument(
+        "--backbone", default="vgg19", choices=("vgg19", "xception", "mobilenet_v2"), help="N_feat's frozen backbone"
+    )
     video.set_defaults(func=run_video_training)
     dff = tasks.add_parser("dff", help="Deep Feature Flow end to end on DAVIS frame pairs (a Table 3 variant)")
     _davis_arguments(dff, "runs/dff-joint")
@@ -485,7 +488,7 @@ def _davis_data(args: argparse.Namespace) -> DavisData:
 def run_video_training(args: argparse.Namespace) -> int:
     from semvis.video.train import train_frame_network
 
-    _, results = run_trainer(args, train_frame_network, _davis_data(args))
+    _, results = run_trainer(args, train_frame_network, _davis_data(args), backbone=args.backbone)
     print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
 

@@ -1,7 +1,7 @@
 """CPU inference through onnxruntime where it is installed: export once, cache, run.
 
 :func:`accelerate` turns an eval-mode model and an example of its inputs into a callable with the
-model's call signature and output structure (a tensor, a tuple or named tuple, or a dataclass of
+model's call signature and output structure (a tensor, a tuple or named tuple, a dict, or a dataclass of
 tensors). With ``runtime="onnx"`` (or ``"auto"`` when onnxruntime is importable and the model is
 on the CPU) the model is exported by ``torch.onnx.export`` (TorchScript tracing, opset
 :data:`OPSET`) into ``$SEMVIS_HOME/onnx/<key>.onnx``, keyed by the sha256 of the weights, the
@@ -69,13 +69,17 @@ def onnxruntime_available() -> bool:
 
 
 def flatten_outputs(output: Any) -> tuple[list[torch.Tensor], Rebuild]:
-    """The tensors of ``output`` (a tensor, a (named) tuple or a dataclass; ``None`` members skipped)
-    and a function that rebuilds the same structure from such a list."""
+    """The tensors of ``output`` (a tensor, a (named) tuple, a dict or a dataclass; ``None`` members
+    skipped) and a function that rebuilds the same structure from such a list."""
     if isinstance(output, torch.Tensor):
         return [output], lambda tensors: tensors[0]
     if dataclasses.is_dataclass(output):
         values = [getattr(output, f.name) for f in dataclasses.fields(output)]
         make = lambda *items: type(output)(*items)  # noqa: E731
+    elif isinstance(output, dict):
+        keys = list(output)
+        values = list(output.values())
+        make = lambda *items: dict(zip(keys, items))  # noqa: E731
     elif isinstance(output, tuple):
         values = list(output)
         make = (lambda *items: type(output)(*items)) if hasattr(output, "_fields") else (lambda *items: tuple(items))

@@ -12,6 +12,7 @@ pad-and-crop to a square, horizontal flip (:class:`~semvis.data.RandomScaleCropF
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,7 +26,7 @@ from torch.utils.data import DataLoader
 from semvis.data import LabelSpec, RandomScaleCropFlip, SegmentationDataset, match_channels
 from semvis.errors import DataError
 from semvis.progress import ProgressCallback
-from semvis.segment.metrics import confusion_matrix, scores
+from semvis.segment.metrics import confusion_matrix, iou_per_class, scores
 from semvis.segment.models import build_segmenter, save_segmenter
 from semvis.segment.pspnet import AUX_WEIGHT, PSPNet
 from semvis.train import (
@@ -85,8 +86,11 @@ def segmentation_loss(
     return loss, logs
 
 
-def segmentation_metrics(model: nn.Module, loader: DataLoader, num_classes: int, ignore_index: int) -> dict[str, float]:
-    """``metrics`` for the Trainer: mean cross-entropy (``loss``), ``miou``, ``pixel_acc``, ``mean_acc``."""
+def segmentation_metrics(
+    model: nn.Module, loader: DataLoader, num_classes: int, ignore_index: int, classes: Sequence[str] = ()
+) -> dict[str, float]:
+    """``metrics`` for the Trainer: mean cross-entropy (``loss``), ``miou``, ``pixel_acc``, ``mean_acc``,
+    and ``iou_<name>`` for each name of ``classes`` (the class names in index order, if given)."""
     device = next(model.parameters()).device
     conf = torch.zeros(num_classes, num_classes, dtype=torch.int64)
     total, count = 0.0, 0
@@ -96,7 +100,8 @@ def segmentation_metrics(model: nn.Module, loader: DataLoader, num_classes: int,
         total += F.cross_entropy(logits, labels, ignore_index=ignore_index, reduction="sum").item()
         count += int((labels != ignore_index).sum())
         conf += confusion_matrix(logits.argmax(1), labels, num_classes, ignore_index)
-    return {"loss": total / max(count, 1)} | scores(conf)
+    per_class = {f"iou_{name}": iou.item() for name, iou in zip(classes, iou_per_class(conf))}
+    return {"loss": total / max(count, 1)} | scores(conf) | per_class
 
 
 @dataclass

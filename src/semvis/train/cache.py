@@ -55,6 +55,11 @@ class CachedSplit:
             save_file(tensors | {"labels": self.labels}, str(tmp))
 
     @classmethod
+    def join(cls, parts: Sequence[CachedSplit]) -> CachedSplit:
+        """The items of ``parts`` (caches or shards with maps of the same shape), in order, as one split."""
+        return cls(_concat([p.features for p in parts]), torch.cat([p.labels for p in parts]))
+
+    @classmethod
     def load(cls, path: Path) -> CachedSplit:
         """Read a cache written by :meth:`save`, or a clear error naming the way out."""
         try:
@@ -106,7 +111,7 @@ def cache_features(
     barrier()  # every shard is written
     if is_main_process():
         parts = [CachedSplit.load(shard) for shard, start, end in zip(shards, bounds, bounds[1:]) if end > start]
-        CachedSplit(_concat([p.features for p in parts]), torch.cat([p.labels for p in parts])).save(path)
+        CachedSplit.join(parts).save(path)
         for shard in shards:
             shard.unlink(missing_ok=True)
     barrier()  # the joined cache is written
@@ -114,7 +119,7 @@ def cache_features(
 
 
 def _concat(parts: Sequence[Maps]) -> Maps:
-    """Shards' maps joined along the items."""
+    """Maps of several caches (or shards) joined along the items."""
     if isinstance(parts[0], dict):
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}  # type: ignore[index]
     return torch.cat(parts)  # type: ignore[arg-type]

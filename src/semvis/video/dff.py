@@ -46,7 +46,7 @@ class FeatureNetwork(nn.Module):
     """N_feat: dilated backbone at stride 16 → 3×3 conv (dilation 6) to ``channels`` → ReLU.
 
     Args:
-        backbone: ``vgg19`` or ``xception``.
+        backbone: a registered backbone with a ``dense`` stage role (``vgg19``, ``xception``, ``mobilenet_v2``).
         pretrained: ImageNet weights, as for :func:`~semvis.backbones.create_backbone`.
         channels: output channels of the new convolution (1024 in the paper).
     """
@@ -55,6 +55,7 @@ class FeatureNetwork(nn.Module):
         self, backbone: str = "vgg19", pretrained: bool | str | Path = False, channels: int = FEATURE_CHANNELS
     ) -> None:
         super().__init__()
+        self.arch = backbone
         self.layer = stage_roles(backbone).dense
         self.backbone: FeatureExtractor = create_backbone(
             backbone, pretrained, output_stride=FEATURE_STRIDE, features=[self.layer]

@@ -21,11 +21,11 @@ BACKBONE_PREFIX = "features.backbone."
 def save_dff(
     model: DeepFeatureFlow, path: str | Path, labels: LabelSpec, backbone_weights: str, notes: dict[str, Any]
 ) -> Path:
-    """N of a segmentation DFF (fp16) and its flow network F if it has one, without the VGG-19 backbone,
+    """N of a segmentation DFF (fp16) and its flow network F if it has one, without the ImageNet backbone,
     which the header names by registry entry."""
     config = {
         "num_classes": len(labels.classes),
-        "backbone": "vgg19",
+        "backbone": model.features.arch,
         "flownet": None if model.flow is None else model.flow.name,
         "pretrained": backbone_weights,
     }

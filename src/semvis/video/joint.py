@@ -49,6 +49,7 @@ from semvis.video.train import (
     backbone_cache,
     frame_recipe,
 )
+from semvis.weights import read_header
 
 #: §5: the key frame is at most 9 frames before the current one.
 MAX_GAP = 9
@@ -125,8 +126,6 @@ def train_dff(
     and a pre-trained F (its scale field predicted by ``scale_head``, default the file's); save
     ``out_dir/model.safetensors`` (N and F). The whole network runs on the configured device;
     ``progress`` gets the caching and the training steps."""
-    from semvis.weights import default_weights
-
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {list(VARIANTS)}")
     model = dff_from_parts(frame_weights, flow_weights, scale_head)
@@ -143,5 +142,6 @@ def train_dff(
     results = Trainer(head, loss, pairs, cfg, progress=progress).fit()
     if is_main_process():
         notes = {"variant": variant, "train_clips": [c.name for c in train_clips], "scale": data.scale}
-        save_dff(model.eval(), out_dir / "model.safetensors", DAVIS_LABELS, default_weights("vgg19").name, notes)
+        backbone_weights = read_header(frame_weights, "Deep Feature Flow").config["pretrained"]
+        save_dff(model.eval(), out_dir / "model.safetensors", DAVIS_LABELS, backbone_weights, notes)
     return model, results

@@ -21,10 +21,12 @@ from itertools import islice, tee
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from semvis import __version__
 from semvis.atomic import atomic_dir, atomic_path, check_writable
-from semvis.data.images import check_sides, save_image
-from semvis.data.video import DEFAULT_FPS, Size, VideoWriter, check_video_output, open_frames
+from semvis.data.images import check_sides, looks_gray, save_image
+from semvis.data.video import DEFAULT_FPS, FrameSource, Size, VideoWriter, check_video_output, open_frames
 from semvis.device import DeviceSpec, place
 from semvis.errors import DataError, SemvisError
 from semvis.flow import RAFTFlow
@@ -157,6 +159,16 @@ def _time_per_frame(
     return RunTiming.of(seconds, [True] * len(seconds))
 
 
+def default_segmenter(frames: FrameSource) -> Path:
+    """The bundled DeepLabv3+ for the clip: the luma model when its first frame is gray, else the RGB one."""
+    from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
+
+    first = next(iter(frames), None)
+    if first is None:
+        raise DataError(f"{frames.path}: no frames")
+    return bundled_model(PHOTO_SEGMENTERS["gray" if looks_gray(Image.fromarray(first)) else "rgb"])
+
+
 def segment_video(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -181,7 +193,8 @@ def segment_video(
     Args:
         source: the input frames.
         output: the overlay video (a suffix of :data:`~semvis.data.video.VIDEO_SUFFIXES`).
-        weights: N, a segmenter or DFF file; ``None``: the bundled segmenter.
+        weights: N, a segmenter or DFF file; ``None``: the bundled photo segmenter for the clip
+            (:func:`default_segmenter`).
         flow: a key of :data:`FLOWS`; ``None``: the file's F when it has one, else DIS. RAFT runs on
             N's device with 12 iterations at full resolution.
         flow_preset: DIS preset.
@@ -206,11 +219,7 @@ def segment_video(
         raise DataError(f"{source}: empty file")
     frames = open_frames(source)
     check_sides(frames.size, f"{source}: its frames are")  # the segmenter's pooling needs 16 px a side
-    if weights is None:
-        from semvis.bundled import SEGMENTER, bundled_model
-
-        weights = bundled_model(SEGMENTER)
-    weights = Path(weights)
+    weights = Path(weights) if weights is not None else default_segmenter(frames)
     model, classes = load_video_model(weights)
     where = place(model, device)
     flow, flow_fn = _flow_function(model, weights, flow, flow_preset, adaptive, where)

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from semvis.data import LabelSpec, image_to_tensor, load_image, load_label
 from semvis.data.transforms import resize_image_pair, scaled_size
@@ -33,7 +33,8 @@ from semvis.data.video import FrameFolder
 from semvis.device import model_device
 from semvis.errors import DataError
 from semvis.progress import ProgressCallback
-from semvis.segment.train import segmentation_loss
+from semvis.segment.frozen import FlippedCache
+from semvis.segment.train import segmentation_loss, segmentation_metrics
 from semvis.train import TrainConfig, Trainer, init_distributed, is_main_process
 from semvis.train.cache import CachedSplit, cache_features
 from semvis.video.dff import DeepFeatureFlow, build_dff
@@ -177,11 +178,30 @@ def backbone_cache(
     progress: ProgressCallback | None = None,
 ) -> CachedSplit:
     """The frozen backbone's maps and the masks of every frame of ``clips``, cached under ``out_dir``
-    (the backbone runs where ``model`` is)."""
-    tag = f"vgg19-os16-x{scale:g}-" + "-".join(c.name for c in clips)
-    path = out_dir / f"features-{tag}.safetensors"
+    one file per clip (so splits that share clips share caches); the backbone runs where ``model`` is."""
     features = partial(_backbone_maps, model)
-    return cache_features(features, DavisFrames(clips, scale), path, progress=progress, device=model_device(model))
+    arch = model.features.arch
+    return CachedSplit.join(
+        [
+            cache_features(
+                features,
+                DavisFrames([clip], scale),
+                out_dir / f"features-{arch}-os16-x{scale:g}-{clip.name}.safetensors",
+                desc=f"features {clip.name}",
+                progress=progress,
+                device=model_device(model),
+            )
+            for clip in clips
+        ]
+    )
+
+
+def davis_metrics(model: nn.Module, loader: DataLoader) -> dict[str, float]:
+    """``metrics`` for the Trainer on DAVIS masks: ``j`` (foreground IoU, the J measure, over all pixels
+    of the split), ``miou`` (foreground and background) and the mean cross-entropy ``loss``."""
+    classes = DAVIS_LABELS.classes
+    results = segmentation_metrics(model, loader, len(classes), DAVIS_LABELS.ignore_index, classes)
+    return {"j": results.pop("iou_foreground")} | results
 
 
 def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[str, Any]) -> TrainConfig:
@@ -193,27 +213,34 @@ def frame_recipe(epochs: int, batch_size: int, out_dir: Path, overrides: dict[st
 def train_frame_network(
     data: DavisData,
     out_dir: str | Path,
+    backbone: str = "vgg19",
     epochs: int = 10,
     batch_size: int = 4,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> tuple[DeepFeatureFlow, dict[str, float]]:
-    """Train N (frozen VGG-19, new conv + N_task) on the training clips of ``data``; save
-    ``out_dir/model.safetensors``. The whole of N, backbone included, runs on the configured
-    device; ``progress`` gets the caching and the training steps."""
-    from semvis.weights import default_weights
+    """Train N (a frozen ImageNet ``backbone``, new conv + N_task) on the training clips of ``data``
+    with mirrored maps (:class:`~semvis.segment.frozen.FlippedCache`); save ``out_dir/model.safetensors``.
 
-    entry = default_weights("vgg19").name
-    train_clips, _ = data.split()
-    model = build_dff(len(DAVIS_LABELS.classes), "vgg19", flownet=None, pretrained=entry)
+    The test clips are scored after every epoch (``val_j``, ``val_miou`` in ``metrics.csv``): they
+    report, nothing is chosen on them. The whole of N, backbone included, runs on the configured
+    device; ``progress`` gets the caching and the training steps.
+    """
+    from semvis.weights import weights_at_hand
+
+    entry = weights_at_hand(backbone).name
+    train_clips, test_clips = data.split()
+    model = build_dff(len(DAVIS_LABELS.classes), backbone, flownet=None, pretrained=entry)
     out_dir = Path(out_dir)
     cfg = frame_recipe(epochs, batch_size, out_dir, overrides)
     model.to(init_distributed(cfg.device).device)
     cache = backbone_cache(model, train_clips, data.scale, out_dir, progress)
+    test = backbone_cache(model, test_clips, data.scale, out_dir, progress)
     head = FrameHead(model, cache.labels.shape[-2:])
     loss = partial(segmentation_loss, ignore_index=DAVIS_LABELS.ignore_index)
-    results = Trainer(head, loss, cache, cfg, progress=progress).fit()
+    trainer = Trainer(head, loss, FlippedCache(cache), cfg, val_data=test, metrics=davis_metrics, progress=progress)
+    results = trainer.fit()
     if is_main_process():
-        notes = {"train_clips": [c.name for c in train_clips], "scale": data.scale}
+        notes = {"train_clips": [c.name for c in train_clips], "scale": data.scale, "metrics": results}
         save_dff(model, out_dir / "model.safetensors", DAVIS_LABELS, entry, notes)
     return model, results
