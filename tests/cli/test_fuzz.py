@@ -94,7 +94,8 @@ def test_a_malformed_image_file_is_one_line_in_every_command(
 ) -> None:
     for command, argv in image_commands(files, files.image(name), tmp_path).items():
         line = refused(capsys, *argv)
-        folder_of_frames = (name, command) == ("folder.jpg", "stylize content")  # stylize reads a folder as frames
+        # stylize and colorize read a folder as video frames
+        folder_of_frames = name == "folder.jpg" and command in ("stylize content", "colorize")
         assert name in line and ("holds no images" if folder_of_frames else BAD_FILES[name]) in line, line
     assert list(tmp_path.iterdir()) == []
 

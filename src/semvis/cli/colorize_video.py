@@ -57,6 +57,10 @@ def open_video_request(args: argparse.Namespace) -> FrameSource:
         raise SemvisError(f"--cut-threshold must be positive, got {args.cut_threshold}")
     if args.fps is not None and not args.fps > 0:
         raise SemvisError(f"--fps must be positive, got {args.fps}")
+    if args.image.is_file() and args.image.stat().st_size == 0:
+        raise DataError(f"{args.image}: empty file")
+    frames = open_frames(args.image)  # an empty or image-less folder is refused first: it was no video
+    check_sides(frames.size, f"{args.image}: its frames are")
     kind = "a folder, read as numbered video frames" if args.image.is_dir() else "a video"
     try:
         check_video_output(args.out)
@@ -65,10 +69,6 @@ def open_video_request(args: argparse.Namespace) -> FrameSource:
     if args.out.is_dir():
         raise DataError(f"{args.out}: is a folder")
     check_writable(args.out)
-    if args.image.is_file() and args.image.stat().st_size == 0:
-        raise DataError(f"{args.image}: empty file")
-    frames = open_frames(args.image)
-    check_sides(frames.size, f"{args.image}: its frames are")
     return frames
 
 
