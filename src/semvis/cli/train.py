@@ -505,20 +505,83 @@ def run_dff_training(args: argparse.Namespace) -> int:
 
 
 def register_flow(tasks: argparse._SubParsersAction) -> None:
-    flow = tasks.add_parser("flow", help="pre-train a DFF flow network on Flying-Chairs-style pairs made from photos")
-    flow.add_argument("--photos", type=Path, required=True, help="folder of photos (backgrounds and objects)")
+    flow = tasks.add_parser(
+        "flow",
+        help="train a DFF flow network: on Flying-Chairs-style pairs made from photos, or distilled from "
+        "a teacher flow on real video (--teacher)",
+    )
+    flow.add_argument("--photos", type=Path, help="folder of photos for synthetic pairs (backgrounds and objects)")
     flow.add_argument("--net", default="simple", choices=("simple", "half", "inception"))
-    flow.add_argument("--size", type=int, nargs=2, default=(192, 256), metavar=("H", "W"), help="pair size")
+    flow.add_argument(
+        "--size", type=int, nargs=2, metavar=("H", "W"), help="pair size (default: 192 256 synthetic, 240 427 video)"
+    )
     flow.add_argument("--pairs", type=int, default=4000, help="synthetic pairs per epoch (fixed, reproducible)")
+    video = flow.add_argument_group("distillation on real video (issue 16)")
+    video.add_argument("--teacher", choices=("dis", "raft"), help="distil this flow into F on real frame pairs")
+    video.add_argument("--davis", type=Path, help="DAVIS root (<sequence>/frames); --test sequences are left out")
+    video.add_argument("--test", nargs="+", help="DAVIS sequences held out (default: every third in name order)")
+    video.add_argument("--video", type=Path, nargs="+", default=[], help="more roots of <sequence>/frames, used whole")
+    video.add_argument("--max-gap", type=int, default=5, help="pairs (t, t ± d) for d = 1 … MAX_GAP (default: 5)")
+    video.add_argument(
+        "--init", type=Path, help="F to start from (default: the bundled FlowNet Half; --net is ignored)"
+    )
+    video.add_argument(
+        "--moving-weight",
+        type=float,
+        default=0.0,
+        help="weigh a pixel 1 + MOVING_WEIGHT × its teacher flow's distance from the frame's median (relative "
+        "to the mean distance): objects moving apart from the camera count more (default: 0, plain EPE)",
+    )
     add_config_options(
         flow, "runs/flownet", {"epochs": 10, "batch_size": 8, "lr": 1e-4}, {"lr": "Adam (FlowNet: 1e-4)"}
     )
     flow.set_defaults(func=run_flow_training)
 
 
+def _flow_usage_error(args: argparse.Namespace) -> str | None:
+    """What is wrong with a ``train flow`` command line, or ``None``."""
+    real = args.davis is not None or bool(args.video)
+    if args.teacher is None:
+        if real or args.test or args.init or args.moving_weight:
+            return "--davis, --video, --test, --init and --moving-weight distil a teacher flow: add --teacher dis|raft"
+        return None if args.photos else "give --photos (synthetic pairs) or --teacher with --davis/--video (real video)"
+    if not real:
+        return "--teacher needs real video: --davis DIR and/or --video DIR…"
+    if args.test and args.davis is None:
+        return "--test names DAVIS sequences to hold out: add --davis"
+    if args.max_gap < 1:
+        return f"--max-gap must be at least 1, got {args.max_gap}"
+    if args.moving_weight < 0:
+        return f"--moving-weight must be non-negative, got {args.moving_weight}"
+    return None
+
+
 def run_flow_training(args: argparse.Namespace) -> int:
     from semvis.video.flow_train import train_flownet
 
-    _, results = run_trainer(args, train_flownet, args.photos, name=args.net, size=tuple(args.size), pairs=args.pairs)
+    problem = _flow_usage_error(args)
+    if problem:
+        raise SemvisError(f"flow: {problem}")
+    if args.teacher is None:
+        size = tuple(args.size or (192, 256))
+        _, results = run_trainer(args, train_flownet, args.photos, name=args.net, size=size, pairs=args.pairs)
+    else:
+        results = _distill(args)
     print(f"wrote {args.out_dir / 'model.safetensors'}")
     return report(results)
+
+
+def _distill(args: argparse.Namespace) -> dict[str, float]:
+    from semvis.bundled import FLOWNET, bundled_model
+    from semvis.video.distill import SIZE, distill_flownet, video_sequences
+    from semvis.video.train import davis_split
+
+    sequences = [clip.sequence / "frames" for clip in davis_split(args.davis, args.test)[0]] if args.davis else []
+    sequences += video_sequences(args.video)
+    init = args.init or bundled_model(FLOWNET)
+    size = tuple(args.size or SIZE)
+    synthetic = args.pairs if args.photos else 0
+    options = {"teacher": args.teacher, "max_gap": args.max_gap, "size": size, "photos": args.photos}
+    options["moving"] = args.moving_weight
+    _, results = run_trainer(args, distill_flownet, sequences, init=init, synthetic=synthetic, **options)
+    return results

@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch
 import torch.nn.functional as F
@@ -122,16 +122,17 @@ class FlowEstimate(NamedTuple):
     scale: torch.Tensor | None
 
 
-def resize_flow(flow: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+def resize_flow(flow: torch.Tensor, size: Sequence[int], antialias: bool = False) -> torch.Tensor:
     """Bilinearly resize a ``B × 2 × h × w`` flow to ``size = (H, W)``, scaling u by ``W / w`` and v by ``H / h``.
 
     The vectors stay in pixels of the grid they are on: 8 px on a stride-4 grid become 2 px on
     the stride-16 grid of the same image. With ``align_corners=False`` pixel centres map by
-    ``x' + ½ = (x + ½)·W/w``, so a displacement maps by the same factor.
+    ``x' + ½ = (x + ½)·W/w``, so a displacement maps by the same factor. ``antialias`` averages
+    over the footprint when shrinking (for targets of coarse grids, as FlowNet pools its ground truth).
     """
     h, w = flow.shape[-2:]
     height, width = size
-    resized = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False)
+    resized = F.interpolate(flow, size=(height, width), mode="bilinear", align_corners=False, antialias=antialias)
     factor = torch.tensor([width / w, height / h], dtype=flow.dtype, device=flow.device)
     return resized * factor.view(1, 2, 1, 1)
 
@@ -245,8 +246,21 @@ class FlowNet(nn.Module):
         self.name = name
         self.skips = tuple(skips)
 
-    def forward(self, current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
-        """Flow from ``current`` to ``key`` (both ``B × 3 × H × W`` in [0, 1]) at ``⌈⌈H/2⌉/4⌉ × ⌈⌈W/2⌉/4⌉``."""
+    @overload
+    def forward(self, current: torch.Tensor, key: torch.Tensor, pyramid: Literal[False] = False) -> FlowEstimate: ...
+
+    @overload
+    def forward(self, current: torch.Tensor, key: torch.Tensor, pyramid: Literal[True]) -> list[torch.Tensor]: ...
+
+    def forward(
+        self, current: torch.Tensor, key: torch.Tensor, pyramid: bool = False
+    ) -> FlowEstimate | list[torch.Tensor]:
+        """Flow from ``current`` to ``key`` (both ``B × 3 × H × W`` in [0, 1]) at ``⌈⌈H/2⌉/4⌉ × ⌈⌈W/2⌉/4⌉``.
+
+        With ``pyramid=True`` it returns every flow the decoder predicts instead, coarse to fine
+        (strides 128, 64, 32, 16 of the frame, then F's own flow at stride 8), for FlowNet's
+        multi-scale loss; each is read as pixels of its own grid.
+        """
         if current.dim() != 4 or current.shape[1] != 3 or current.shape != key.shape:
             raise ValueError(
                 f"expected two B×3×H×W frames of one shape, got {tuple(current.shape)} and {tuple(key.shape)}"
@@ -257,12 +271,16 @@ class FlowNet(nn.Module):
             x = layer(x)
             if name in self.skips:
                 skips[name] = x
+        coarse = []
         levels = zip(self.predict, self.upsample_flow, self.deconv, reversed(self.skips))
         for predict, upsample_flow, deconv, name in levels:
             skip = skips[name]
             size = skip.shape[-2:]
-            x = torch.cat([skip, _crop(deconv(x), size), _crop(upsample_flow(predict(x)), size)], 1)
+            coarse.append(predict(x))
+            x = torch.cat([skip, _crop(deconv(x), size), _crop(upsample_flow(coarse[-1]), size)], 1)
         out = self.head(x)
+        if pyramid:
+            return [*coarse, out[:, :2]]
         if self.scale is not None:
             return FlowEstimate(out, self.scale(F.avg_pool2d(x, 2, ceil_mode=True)))
         return FlowEstimate(out[:, :2], out[:, 2:] if self.scale_channels else None)
