@@ -13,9 +13,9 @@ and half resolution, 12 and 6 iterations (``--no-raft`` leaves them out; absent 
 installed). Each method runs once on the first pair before timing.
 
 Prints a markdown table (EPE in pixels, and seconds per pair for each method) and writes
-``benchmarks/results/flow.md``.
+``benchmarks/results/flow.md`` (``--output``).
 Usage: ``python benchmarks/flow.py [--threads N] [--flownet runs/flownet/model.safetensors] [--synthetic photos/]
-[--no-raft] [--repeats N]``
+[--no-raft] [--repeats N] [--output FILE]``
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=Path, help="photos for a row of held-out synthetic pairs")
     parser.add_argument("--no-raft", action="store_true", help="leave out the RAFT-small columns")
     parser.add_argument("--repeats", type=int, default=1, help="time each pair this often, keep the fastest")
+    parser.add_argument("--output", type=Path, default=Path(__file__).parent / "results" / "flow.md")
     args = parser.parse_args()
     flownets = {
         (path.parent.name if path.stem == "model" else path.stem): FlowNetFlow(load_flownet(path)).dense
@@ -123,7 +124,7 @@ def main() -> None:
         print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)
-    (Path(__file__).parent / "results" / "flow.md").write_text(table)
+    args.output.write_text(table)
 
 
 if __name__ == "__main__":
