@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import davis_like, needs_weights, run_cli
+from helpers import davis_like, needs_mobilenet_weights, needs_weights, run_cli
 from safetensors import safe_open
 
 from semvis.errors import DataError, WeightsError
@@ -88,3 +88,16 @@ def test_a_file_that_is_neither_dff_nor_segmenter_is_refused(tmp_path) -> None:
     path.write_bytes(b"junk")
     with pytest.raises(WeightsError, match=r"x\.safetensors: not a readable safetensors file"):
         load_video_model(path)
+
+
+@needs_mobilenet_weights
+def test_n_on_another_backbone_names_it_caches_per_clip_and_scores_the_test_clips(tmp_path) -> None:
+    root = davis_like(tmp_path / "davis", frames=2)
+    _, results = train_frame_network(
+        DavisData(root, 1.0, test=["c"]), tmp_path / "run", "mobilenet_v2", epochs=1, batch_size=2, log_every=1000
+    )
+    assert 0 <= results["val_j"] <= 1 and 0 <= results["val_miou"] <= 1
+    caches = sorted(p.name for p in (tmp_path / "run").glob("features-*.safetensors"))
+    assert caches == [f"features-mobilenet_v2-os16-x1-{name}.safetensors" for name in ("a", "b", "c")]
+    loaded, _ = load_video_model(tmp_path / "run" / "model.safetensors")
+    assert loaded.features.arch == "mobilenet_v2" and loaded.features.conv.in_channels == 1280
