@@ -81,10 +81,10 @@ def schedule_of(args: argparse.Namespace) -> KeyFramePolicy:
 
 def colorize_video_file(args: argparse.Namespace) -> int:
     """Colorize the video or frame folder ``args.image`` into the video ``args.out``."""
-    from semvis.cli.colorize import load_models
+    from semvis.colorize.pipeline import load_colorization_models
 
     frames = open_video_request(args)
-    model, segmenter = load_models(args, need_segmenter=True)
+    segmenter, _, model = load_colorization_models(args.segment_weights, args.weights, args.device, args.runtime)
     fps = args.fps or frames.fps or DEFAULT_FPS
     total = min((n for n in (frames.frame_count, args.max_frames) if n is not None), default=None)
     keys = 0
