@@ -1,9 +1,10 @@
 """Showcase: Deep Feature Flow's Algorithm 1 on a short clip made from a bundled photo.
 
 The clip is a slow camera pan over the gray cameraman photo (12 frames, 4 px right and 1 px down per
-frame), so no video file has to ship. The bundled segmenter is N; its features are computed on every
-4th frame and carried to the others along OpenCV DIS flow (the paper's SFF setting). Writes the
-overlay video and a strip of its frames marked key or propagated.
+frame), so no video file has to ship. N is the bundled gray DeepLabv3+, which `semvis video` picks
+for a gray clip; its features are computed on every 4th frame and carried to the others along OpenCV
+DIS flow (the paper's SFF setting). Writes the overlay video and a strip of its frames marked key or
+propagated.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from semvis.assets import sample_path
-from semvis.bundled import SEGMENTER, bundled_model
+from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
 from semvis.data import load_image, save_image
 from semvis.data.video import VideoWriter
 from semvis.device import DeviceSpec, place
@@ -35,7 +36,7 @@ def pan_frames() -> list[np.ndarray]:
 
 
 def run(out_dir: Path, device: DeviceSpec | None = None) -> list[Path]:
-    model, classes = load_video_model(bundled_model(SEGMENTER))
+    model, classes = load_video_model(bundled_model(PHOTO_SEGMENTERS["gray"]))
     place(model, device)
     frames = pan_frames()
     results = list(run_video(model, frames, FixedInterval(INTERVAL), DISFlow()))
