@@ -1,7 +1,7 @@
 """Colour quality of colorizers on outside photos: Kodak24 and the held-out slice of ``photos/images``.
 
-Maps come from the gray segmenter (the bundled one unless ``--segment-weights``), predicted once and
-kept in ``--maps`` (a torch file) so that several models and work sizes are scored on the same maps.
+Maps come from the gray segmenter (the bundled one unless ``--segment-weights``), predicted once per run;
+every model and work size of the run is scored on the same maps (``--maps FILE`` keeps them for later runs).
 Per set and model: ab PSNR of the result and of the gray input, colourfulness of the result and of the
 original, edit locality and the mean chroma change (Lab units) inside / outside the repainted region
 (:func:`semvis.colorize.evaluate.evaluate_colorizer`). ``--figure`` writes a side-by-side picture
@@ -39,9 +39,11 @@ def photo_sets(limit: int) -> dict[str, list[Path]]:
     }
 
 
-def load_maps(path: Path, limit: int, segment_weights: Path | None) -> dict[str, Samples]:
-    """(name, 8-bit RGB, labels) per photo of each set, from ``path`` or predicted and saved there."""
-    if path.is_file():
+def load_maps(path: Path | None, limit: int, segment_weights: Path | None) -> dict[str, Samples]:
+    """(name, 8-bit RGB, labels) per photo of each set, from ``path`` or predicted (and saved there, if given).
+
+    A file at ``path`` is used whatever segmenter made it: name one per segmenter."""
+    if path is not None and path.is_file():
         return torch.load(path, weights_only=False)
     predict, _ = load_segmenter_function(segment_weights)
     maps = {}
@@ -51,7 +53,8 @@ def load_maps(path: Path, limit: int, segment_weights: Path | None) -> dict[str,
             rgb = image_to_tensor(load_image(file).convert("RGB"))
             items.append((file.name, (rgb * 255).round().to(torch.uint8), predict(rgb).to(torch.uint8)))
         maps[name] = items
-    torch.save(maps, path)
+    if path is not None:
+        torch.save(maps, path)
     return maps
 
 
@@ -72,7 +75,7 @@ def main() -> None:
     parser.add_argument("models", nargs="+", help="NAME=WEIGHTS of each colorizer")
     parser.add_argument("--work-size", type=int, default=176)
     parser.add_argument("--limit", type=int, default=60, help="held-out photos scored (the first N of the slice)")
-    parser.add_argument("--maps", type=Path, default=Path("colorize_quality_maps.pt"))
+    parser.add_argument("--maps", type=Path, help="keep the predicted maps here and reuse them (a file per segmenter)")
     parser.add_argument("--segment-weights", type=Path)
     parser.add_argument("--figure", type=Path, help="side-by-side picture to write")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
