@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from semvis.video import AdaptiveSchedule, FixedInterval, FlowEstimate
-from semvis.video.schedule import flow_magnitude, scale_deviation, warp_residual
+from semvis.video.schedule import KeyFrameTracker, flow_magnitude, scale_deviation, warp_residual
 
 
 def test_fixed_interval_is_due_every_l_frames() -> None:
@@ -44,3 +44,25 @@ def test_adaptive_schedule_thresholds_its_measure_and_can_force_keys() -> None:
     assert not AdaptiveSchedule(0.1).due(1000)
     with pytest.raises(ValueError, match="unknown change measure"):
         AdaptiveSchedule(0.1, measure="entropy")
+
+
+def test_the_tracker_makes_key_frames_when_due_or_changed_and_flows_to_the_key_otherwise() -> None:
+    calls = []
+
+    def flow(current: torch.Tensor, key: torch.Tensor) -> FlowEstimate:
+        calls.append((current.item(), key.item()))
+        return FlowEstimate(torch.zeros(1, 2, 1, 1), None)
+
+    frames = [torch.tensor(float(i)) for i in range(5)]
+    tracker = KeyFrameTracker(FixedInterval(2), flow)
+    assert [tracker.step(f) is None for f in frames] == [True, False, True, False, True]
+    assert calls == [(1.0, 0.0), (3.0, 2.0)]  # no flow for a frame that is due
+
+    class CutAtThree(FixedInterval):
+        def changed(self, current: torch.Tensor, key: torch.Tensor, estimate: FlowEstimate) -> bool:
+            return current.item() == 3
+
+    calls.clear()
+    tracker = KeyFrameTracker(CutAtThree(10), flow)
+    assert [tracker.step(f) is None for f in frames] == [True, False, False, True, False]
+    assert calls == [(1.0, 0.0), (2.0, 0.0), (3.0, 0.0), (4.0, 3.0)]

@@ -33,7 +33,7 @@ from semvis.data.transforms import resize_pair, short_side_size
 from semvis.device import DeviceSpec
 from semvis.nn.warp import sample_positions, warp
 from semvis.video.inference import DISFlow
-from semvis.video.schedule import FixedInterval, KeyFramePolicy
+from semvis.video.schedule import FixedInterval, KeyFramePolicy, KeyFrameTracker
 
 #: Default key-frame interval l: the colorizer and segmenter run on every 8th frame.
 DEFAULT_KEY_INTERVAL = 8
@@ -90,26 +90,19 @@ def colorize_video(
     Yields one :class:`ColorizedFrame` per frame as soon as it is done.
     """
     schedule = FixedInterval(DEFAULT_KEY_INTERVAL) if schedule is None else schedule
-    flow = DISFlow(flow_preset)
-    key: tuple[torch.Tensor, torch.Tensor] | None = None  # the key frame and its chroma, at the working size
-    since_key = 0
+    tracker = KeyFrameTracker(schedule, DISFlow(flow_preset))
+    key_ab = None  # the key frame's chroma, at the working size
     for index, raw in enumerate(frames):
         start = time.perf_counter()
         image = image_to_tensor(raw) if isinstance(raw, np.ndarray) else raw.float()
         full = tuple(image.shape[-2:])
         size = short_side_size(*full, work_size)
-        current = _work_frame(image, size)
-        is_key = key is None or schedule.due(since_key)
-        if not is_key:
-            estimate = flow(current, key[0])
-            is_key = schedule.changed(current, key[0], estimate)
-        if is_key:
+        estimate = tracker.step(_work_frame(image, size))
+        if estimate is None:
             small_image, small_labels = resize_pair(image, segmenter(image), size)
-            key, since_key = (current, predict_ab(model, small_image, small_labels, work_size, device)[None]), 0
-            ab = key[1]
+            ab = key_ab = predict_ab(model, small_image, small_labels, work_size, device)[None]
         else:
-            ab = propagate_ab(key[1], estimate.flow)
-        since_key += 1
+            ab = propagate_ab(key_ab, estimate.flow)
         if size != full:
             ab = F.interpolate(ab, full, mode="bilinear", align_corners=False)
-        yield ColorizedFrame(index, with_chroma(image, ab[0]), is_key, time.perf_counter() - start)
+        yield ColorizedFrame(index, with_chroma(image, ab[0]), estimate is None, time.perf_counter() - start)

@@ -30,7 +30,7 @@ from semvis.data.images import image_to_tensor
 from semvis.flow import dis_flow, flow_to_tensor
 from semvis.video.dff import DeepFeatureFlow
 from semvis.video.flownet import FlowEstimate
-from semvis.video.schedule import FixedInterval, KeyFramePolicy
+from semvis.video.schedule import FixedInterval, KeyFramePolicy, KeyFrameTracker
 
 FlowFunction = Callable[[torch.Tensor, torch.Tensor], FlowEstimate]
 
@@ -102,21 +102,16 @@ def run_video(
         raise ValueError("the model has no flow network: pass a flow function (e.g. DISFlow() or zero_flow)")
     model.eval()
     device = next(model.parameters()).device
-    key: tuple[torch.Tensor, torch.Tensor] | None = None  # the key frame and its features
-    since_key = 0
+    tracker = KeyFrameTracker(schedule, flow)
+    key_features = None
     for index, raw in enumerate(frames):
         start = time.perf_counter()
         with torch.inference_mode():
             frame = _as_tensor(raw, device)
-            is_key = key is None or schedule.due(since_key)
-            if not is_key:
-                estimate = flow(frame, key[0])
-                is_key = schedule.changed(frame, key[0], estimate)
-            if is_key:
-                key, since_key = (frame, model.features(frame)), 0
-                features = key[1]
+            estimate = tracker.step(frame)
+            if estimate is None:
+                features = key_features = model.features(frame)
             else:
-                features = model.propagate(key[1], estimate)
+                features = model.propagate(key_features, estimate)
             labels = model.classify(features, frame.shape[-2:]).argmax(1)[0].cpu()
-        since_key += 1
-        yield FrameResult(index, labels, is_key, time.perf_counter() - start)
+        yield FrameResult(index, labels, estimate is None, time.perf_counter() - start)

@@ -93,3 +93,28 @@ class AdaptiveSchedule:
 
     def changed(self, current: torch.Tensor, key: torch.Tensor, estimate: FlowEstimate) -> bool:
         return MEASURES[self.measure](current, key, estimate) > self.threshold
+
+
+class KeyFrameTracker:
+    """Algorithm 1's key-frame bookkeeping for a stream of frames, shared by every loop that propagates.
+
+    :meth:`step` takes the next frame and returns ``None`` when it becomes the key frame (the
+    policy's ``due``, or ``changed`` once the flow is known), else ``flow(frame, key)`` for
+    propagating the key frame's result onto it. The caller keeps what it computed on the key frame.
+    """
+
+    def __init__(self, schedule: KeyFramePolicy, flow: Callable[[torch.Tensor, torch.Tensor], FlowEstimate]) -> None:
+        self.schedule, self.flow = schedule, flow
+        self.key: torch.Tensor | None = None
+        self.since_key = 0
+
+    def step(self, frame: torch.Tensor) -> FlowEstimate | None:
+        estimate = None
+        if self.key is not None and not self.schedule.due(self.since_key):
+            estimate = self.flow(frame, self.key)
+            if self.schedule.changed(frame, self.key, estimate):
+                estimate = None
+        if estimate is None:
+            self.key, self.since_key = frame, 0
+        self.since_key += 1
+        return estimate
