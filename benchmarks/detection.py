@@ -3,7 +3,8 @@
 Stages (``--stage``):
 
 - ``train``: cache the frozen MobileNetV2's maps of every frame once, train N_feat's 3×3 conv and
-  R-FCN on the training sequences (resumable; checkpoints in ``--out``).
+  R-FCN on the training sequences (resumable; checkpoints in ``--out``). ``--camvid`` adds CamVid
+  train + val (boxes from its label maps, exhaustively labelled; never CamVid test) to the training set.
 - ``fit``: mAP on every 5th training frame (does the pipeline fit what it saw?) and the seconds of
   each part of a frame (backbone, 3×3 conv, DIS, W, R-FCN); writes ``detection_fit.json``.
 - ``ship``: write the trained detector as an fp16 model file (without the backbone) to ``--model``
@@ -12,10 +13,10 @@ Stages (``--stage``):
 - ``evaluate``: VOC mAP@0.5 on the held-out sequences, per frame (Frame, l = 1) and with Deep
   Feature Flow (key frame every l frames, its 1024-channel features warped by DIS flow from the
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
-  estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json``.
+  estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json`` (``--results`` names another stem).
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|fit|ship [--epochs 3] [--lr 2e-4]
-[--optimizer adam] [--model FILE]``
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|fit|ship [--camvid] [--out DIR]
+[--cache DIR] [--epochs 3] [--lr 2e-4] [--optimizer adam] [--model FILE] [--intervals 1 2 …]``
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from semvis.detect.data import Sequence, load_frame, load_sequences, split
+from semvis.detect.data import CAMVID_SPLITS, Sequence, camvid_sequence, load_frame, load_sequences, split
 from semvis.detect.evaluate import evaluate_dff, load_trained
 from semvis.detect.rfcn import SHORT_SIDE, Detector
 from semvis.detect.train import train_detector
@@ -48,6 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stage", choices=("train", "evaluate", "fit", "ship"), required=True)
     parser.add_argument("--out", type=Path, default=RUNS)
+    parser.add_argument("--cache", type=Path, help="folder of the cached backbone maps (default: OUT/cache)")
+    parser.add_argument("--camvid", action="store_true", help="train on CamVid train + val boxes too")
+    parser.add_argument("--results", default="detection", help="stem of the files written in benchmarks/results")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
@@ -55,31 +59,35 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, nargs="+", default=list(range(1, 11)))
     args = parser.parse_args()
     train, test = split(load_sequences(data_root()))
+    if args.camvid:
+        train += [camvid_sequence(data_root() / "camvid", s) for s in CAMVID_SPLITS]
     if args.stage == "train":
-        train_detector(train, args.out / "cache", args.out / "checkpoints", args.epochs, args.lr, args.optimizer)
+        cache = args.cache or args.out / "cache"
+        train_detector(train, cache, args.out / "checkpoints", args.epochs, args.lr, args.optimizer)
         return
     detector = load_trained(args.out / "checkpoints")
     if args.stage == "fit":
         report = {"train_fit_every_5th": evaluate_dff(detector, [Sequence(s.name, s.frames[::5]) for s in train], [1])}
         report["seconds_per_part"] = part_seconds(detector, test[1])
-        (RESULTS / "detection_fit.json").write_text(json.dumps(report, indent=1))
+        (RESULTS / f"{args.results}_fit.json").write_text(json.dumps(report, indent=1))
         print(json.dumps(report, indent=1))
         return
     if args.stage == "ship":
-        facts = json.loads((RESULTS / "detection.json").read_text())
-        path = save_detector(detector, args.model, {"data": "video_boxes + DAVIS boxes (docs/detection.md)", **facts})
+        facts = json.loads((RESULTS / f"{args.results}.json").read_text())
+        data = "video_boxes + DAVIS boxes" + (" + CamVid train/val boxes" if args.camvid else "")
+        path = save_detector(detector, args.model, {"data": f"{data} (docs/detection.md)", **facts})
         print(path, hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_size)
         return
     report = evaluate_dff(detector, test, args.intervals)
     load, threads = os.getloadavg()[0], torch.get_num_threads()
     report["machine"] = (
-        f"{platform.machine()}, {os.cpu_count()} cores shared with 3 other sessions, "
+        f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs, "
         f"torch threads {threads}, load average {load:.1f} at the end"
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "detection.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / f"{args.results}.json").write_text(json.dumps(report, indent=1))
     table = markdown(report)
-    (RESULTS / "detection.md").write_text(table)
+    (RESULTS / f"{args.results}.md").write_text(table)
     print(table)
 
 

@@ -10,6 +10,7 @@ from semvis.detect.targets import (
     FAR_NEGATIVE_WEIGHT,
     RPN_BATCH,
     anchor_labels,
+    covered,
     in_band,
     negative_weights,
     rfcn_loss,
@@ -104,3 +105,84 @@ def test_training_steps_lower_both_losses_on_one_example() -> None:
         optimizer.step()
     last = losses().detach()
     assert last[0] < 0.5 * first[0] and last[2] < 0.5 * first[2]
+
+
+def test_covered_is_the_share_of_the_boxes_own_area() -> None:
+    region = torch.tensor([[0.0, 0, 100, 100]])
+    boxes = torch.tensor([[10.0, 10, 50, 50], [50, 0, 150, 100], [60, 0, 160, 100], [200, 200, 240, 240]])
+    assert covered(boxes, region).tolist() == [True, True, False, False]  # shares 1, 0.5, 0.4, 0
+    assert covered(boxes, torch.zeros(0, 4)).tolist() == [False] * 4
+
+
+def test_negative_weights_exhaustive_and_ignore() -> None:
+    truth = torch.tensor([[10.0, 10, 50, 50]])  # band 0..90
+    ignore = torch.tensor([[100.0, 100, 140, 200]])
+    boxes = torch.tensor(
+        [
+            [60.0, 60, 80, 80],  # near the truth
+            [300, 300, 340, 340],  # far away
+            [100, 120, 140, 160],  # inside the ignore region
+            [120, 100, 200, 200],  # a quarter inside it: still a negative
+        ]
+    )
+    assert negative_weights(boxes, truth).tolist() == [
+        1.0,
+        FAR_NEGATIVE_WEIGHT,
+        FAR_NEGATIVE_WEIGHT,
+        FAR_NEGATIVE_WEIGHT,
+    ]
+    assert negative_weights(boxes, truth, ignore).tolist() == [1.0, FAR_NEGATIVE_WEIGHT, 0.0, FAR_NEGATIVE_WEIGHT]
+    assert negative_weights(boxes, truth, exhaustive=True).tolist() == [1.0, 1.0, 1.0, 1.0]
+    assert negative_weights(boxes, truth, ignore, exhaustive=True).tolist() == [1.0, 1.0, 0.0, 1.0]
+
+
+def test_anchors_of_a_frame_without_objects_are_all_negatives() -> None:
+    anchors = torch.tensor([[0.0, 0, 20, 20], [10, 10, 40, 40], [-5, 0, 10, 10]])
+    labels, _ = anchor_labels(anchors, torch.zeros(0, 4), (100, 100))
+    assert labels.tolist() == [0, 0, -1]
+
+
+class OneAnchorHead(RFCN):
+    """A head with fixed anchors and proposals, to read the losses' weights on hand-placed boxes."""
+
+    def __init__(self, anchors: torch.Tensor, rois: torch.Tensor) -> None:
+        super().__init__(num_classes=2, in_channels=16, k=3, scales=(32.0,), stride=16)
+        self.fixed_anchors, self.fixed_rois = anchors, rois
+
+    def anchor_grid(self, size: tuple[int, int]) -> torch.Tensor:
+        return self.fixed_anchors
+
+    def rpn_outputs(self, maps, index):  # noqa: ANN001, ANN201
+        n = len(self.fixed_anchors)
+        return torch.zeros(n, 2), torch.zeros(n, 4)
+
+    def proposals(self, maps, index, size):  # noqa: ANN001, ANN201
+        return self.fixed_rois
+
+    def classify(self, maps, index, rois):  # noqa: ANN001, ANN201
+        return torch.zeros(len(rois), 3), torch.zeros(len(rois), 4)
+
+
+def test_the_losses_weight_far_and_ignored_negatives() -> None:
+    truth, classes, size = torch.tensor([[10.0, 10, 50, 50]]), torch.tensor([0]), (400, 400)
+    ignore = torch.tensor([[100.0, 100, 200, 200]])
+    # The truth itself (positive), a near negative, a far negative, a negative inside the ignore region.
+    boxes = torch.tensor([[10.0, 10, 50, 50], [60, 60, 80, 80], [300, 300, 340, 340], [120, 120, 160, 160]])
+    head = OneAnchorHead(boxes, boxes[1:])
+    maps = head.maps(torch.zeros(1, 16, 4, 4))
+    log2, log3 = torch.log(torch.tensor(2.0)), torch.log(torch.tensor(3.0))
+
+    def rpn(**kw: object) -> float:
+        return rpn_loss(head, maps, 0, truth, size, torch.Generator().manual_seed(0), **kw)[0].item()
+
+    def rfcn(**kw: object) -> float:
+        return rfcn_loss(head, maps, 0, truth, classes, size, **kw)[0].item()
+
+    # Zero logits: every anchor's cross-entropy is log 2, every RoI's log 3; RPN / 4 anchors, R-FCN / 128.
+    assert rpn() == pytest.approx(log2 * (1 + 1 + 0.25 + 0.25) / 4)
+    assert rpn(ignore=ignore) == pytest.approx(log2 * (1 + 1 + 0.25) / 4)
+    assert rpn(exhaustive=True) == pytest.approx(log2 * 4 / 4)
+    assert rpn(ignore=ignore, exhaustive=True) == pytest.approx(log2 * 3 / 4)
+    # RoIs: three proposals plus the truth (foreground).
+    assert rfcn() == pytest.approx(log3 * (1 + 0.25 + 0.25 + 1) / 128)
+    assert rfcn(ignore=ignore, exhaustive=True) == pytest.approx(log3 * (1 + 1 + 0 + 1) / 128)

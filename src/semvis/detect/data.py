@@ -5,17 +5,25 @@ Each sequence is a list of frames with boxes ``x1, y1, x2, y2`` and class indice
 the class of its sequence (``../shared/data/README.md``); the three DAVIS sequences whose class
 is not one of ours (blackswan, dog, horsejump-high) are left out. The split is by sequence
 (:data:`TEST_SEQUENCES`); motorcycle has a single sequence, so it is trained on and not measured.
+
+CamVid (:func:`camvid_sequence`, train and val only — its test split is the segmentation test set)
+adds street scenes whose label maps are turned into boxes: each 8-connected component of *car* is a
+car, each of *pedestrian* ∪ *bicyclist* a person (as DAVIS bmx-trees boxes the rider with the bike).
+A component that cannot be one object (touching cars, a group of pedestrians) or is too small to
+box reliably becomes an *ignore* region instead. CamVid labels every car and pedestrian, so its
+frames are *exhaustive*: every unboxed place is background (see :mod:`semvis.detect.targets`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch.utils.data import Dataset
 
 from semvis.data import image_to_tensor, load_image
@@ -33,15 +41,38 @@ DAVIS_CLASSES = {
 }
 #: Held-out sequences: two person clips (two small joggers; a kite surfer) and one car clip.
 TEST_SEQUENCES = ("otb_jogging", "davis/kite-surf", "davis/car-roundabout")
+#: CamVid label indices (``camvid/classes.json``) and the detection class each becomes.
+CAMVID_CLASSES = {"car": (8,), "person": (9, 10)}
+#: CamVid splits used for training boxes; ``test`` stays the segmentation test set and is never read here.
+CAMVID_SPLITS = ("train", "val")
+#: A component shorter than this (pixels at CamVid's 360-px height) is ignored: 852 of 1985 car and
+#: 590 of 2160 person components of train+val are, mostly distant specks and fragments cut by poles,
+#: far below the smallest anchor (76.8 px) and half-hidden objects whose box would be a guess.
+MIN_HEIGHT = 16
+#: Widest car component (width / height) boxed as one car: a car seen side-on is about 3 × as long as
+#: tall (4.5 m × 1.5 m); wider blobs are parked cars touching in the mask (18 of 1133 in train+val).
+CAR_MAX_ASPECT = 3.0
+#: Widest person component boxed as one person. A pedestrian or a cyclist seen from behind (most of
+#: CamVid's) is about 0.3 × as wide as tall (95th percentile 0.66 pedestrian, 0.45 cyclist); two people
+#: side by side reach 0.6–0.8 and more. 0.8 ignores the wider groups (33 of 1570) at the cost of the
+#: few side-on cyclists (≈ 1.0): an ignored object costs nothing, a merged group as one box misleads.
+PERSON_MAX_ASPECT = 0.8
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One annotated frame: its image file, ``N × 4`` boxes in the file's pixels and ``N`` class indices."""
+    """One annotated frame: its image file, ``N × 4`` boxes in the file's pixels and ``N`` class indices.
+
+    ``ignore`` holds ``M × 4`` regions (file pixels) where no negative is taken (merged or tiny
+    objects); ``exhaustive`` says every object of our classes is boxed or inside an ignore region
+    (CamVid), so everything else is background; the video clips box only their tracked object.
+    """
 
     path: Path
     boxes: torch.Tensor
     labels: torch.Tensor
+    ignore: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 4))
+    exhaustive: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,57 @@ def davis_sequence(folder: Path, label: str) -> Sequence:
     if not frames:
         raise DataError(f"{folder}: no frames/*.jpg")
     return Sequence(f"davis/{folder.name}", frames)
+
+
+def _cv2():  # noqa: ANN202 (cv2 has no stubs)
+    """OpenCV, imported lazily: it is the optional ``semvis[video]`` extra."""
+    try:
+        import cv2
+    except ImportError:
+        raise DataError("CamVid boxes need OpenCV: pip install 'semvis[video]'") from None
+    return cv2
+
+
+def label_map_boxes(labels: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Boxes, class indices and ignore regions from a CamVid label map (``H × W`` class indices).
+
+    Each 8-connected component of a class group of :data:`CAMVID_CLASSES` is one box, unless it is
+    shorter than :data:`MIN_HEIGHT` or wider than :data:`CAR_MAX_ASPECT` / :data:`PERSON_MAX_ASPECT`
+    × its height, in which case its box is an ignore region.
+    """
+    cv2 = _cv2()
+    boxes, classes, ignore = [], [], []
+    for name, indices in CAMVID_CLASSES.items():
+        mask = np.isin(labels, indices).astype(np.uint8)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        widest = CAR_MAX_ASPECT if name == "car" else PERSON_MAX_ASPECT
+        for x, y, w, h, _ in stats[1:count].tolist():
+            box = [x, y, x + w, y + h]
+            if h < MIN_HEIGHT or w > widest * h:
+                ignore.append(box)
+            else:
+                boxes.append(box)
+                classes.append(CLASSES.index(name))
+    as_boxes = lambda b: torch.tensor(b, dtype=torch.float32).reshape(-1, 4)  # noqa: E731
+    return as_boxes(boxes), torch.tensor(classes, dtype=torch.long), as_boxes(ignore)
+
+
+def camvid_sequence(root: Path, split: str) -> Sequence:
+    """CamVid ``split`` (``train`` or ``val``) as exhaustively labelled frames with boxes from its label maps."""
+    if split not in CAMVID_SPLITS:
+        raise DataError(f"CamVid {split!r}: only {CAMVID_SPLITS} train the detector (test is for segmentation)")
+    frames = []
+    for image in sorted((root / split / "images").glob("*.jpg")):
+        path = root / split / "labels" / f"{image.stem}.png"
+        try:
+            labels = np.asarray(Image.open(path))
+        except OSError as e:
+            raise DataError(f"{path}: unreadable CamVid label map ({e})") from None
+        boxes, classes, ignore = label_map_boxes(labels)
+        frames.append(Frame(image, boxes, classes, ignore, exhaustive=True))
+    if not frames:
+        raise DataError(f"{root / split}: no images/*.jpg")
+    return Sequence(f"camvid/{split}", frames)
 
 
 def load_sequences(root: Path) -> list[Sequence]:

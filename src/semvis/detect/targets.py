@@ -19,6 +19,14 @@ the object. A negative outside every band counts with weight :data:`FAR_NEGATIVE
 far more often plain background than an unboxed object, and the detector must learn that (a first
 run that ignored far negatives altogether fired on background everywhere on unseen clips: mAP
 0.001), while an unboxed car far from the boxed one pushes a quarter as hard towards background.
+
+**Exhaustive frames and ignore regions (CamVid).** A frame whose every car and person is labelled
+(``exhaustive``) has no unboxed objects, so all its negatives count in full: the ¼ exists only
+because the video clips box their tracked object alone. On any frame, a negative lying mostly
+inside an *ignore* region — the part of its own area inside the region ≥ :data:`IGNORE_COVER` —
+gets weight 0: the region holds objects that could not be boxed one by one (touching cars, a
+group of pedestrians, objects too small), so calling it background would be wrong. Positives are
+unchanged. The video frames have no ignore regions and are not exhaustive: their weights are as before.
 """
 
 from __future__ import annotations
@@ -44,6 +52,8 @@ OHEM_BATCH = 128
 NEGATIVE_BAND = 1.0
 #: The weight of a negative outside every band (see the module docstring).
 FAR_NEGATIVE_WEIGHT = 0.25
+#: A negative with at least this share of its own area inside an ignore region gets weight 0.
+IGNORE_COVER = 0.5
 
 
 def in_band(boxes: torch.Tensor, truth: torch.Tensor, margin: float = NEGATIVE_BAND) -> torch.Tensor:
@@ -63,10 +73,29 @@ def smooth_l1(diff: torch.Tensor, sigma: float) -> torch.Tensor:
     return torch.where(a < 1 / s2, 0.5 * s2 * diff * diff, a - 0.5 / s2)
 
 
-def negative_weights(boxes: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """Loss weight of each box as a negative: 1 inside a truth box's band, :data:`FAR_NEGATIVE_WEIGHT` outside."""
-    near = in_band(boxes, truth)
-    return torch.where(near, torch.ones(len(boxes)), torch.full((len(boxes),), FAR_NEGATIVE_WEIGHT))
+def covered(boxes: torch.Tensor, regions: torch.Tensor, share: float = IGNORE_COVER) -> torch.Tensor:
+    """Whether at least ``share`` of each box's own area lies inside one of ``regions``."""
+    if regions.numel() == 0:
+        return torch.zeros(len(boxes), dtype=torch.bool)
+    low = torch.maximum(boxes[:, None, :2], regions[None, :, :2])
+    high = torch.minimum(boxes[:, None, 2:], regions[None, :, 2:])
+    inter = (high - low).clamp(min=0).prod(dim=2)
+    area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(dim=1)
+    return (inter >= share * area[:, None]).any(dim=1) & (area > 0)
+
+
+def negative_weights(
+    boxes: torch.Tensor, truth: torch.Tensor, ignore: torch.Tensor | None = None, exhaustive: bool = False
+) -> torch.Tensor:
+    """Loss weight of each box as a negative: 1 inside a truth box's band (everywhere on an ``exhaustive``
+    frame), :data:`FAR_NEGATIVE_WEIGHT` outside; 0 when mostly inside an ``ignore`` region."""
+    if exhaustive:
+        weights = torch.ones(len(boxes))
+    else:
+        weights = torch.where(in_band(boxes, truth), 1.0, FAR_NEGATIVE_WEIGHT)
+    if ignore is not None:
+        weights = torch.where(covered(boxes, ignore), 0.0, weights)
+    return weights
 
 
 def anchor_labels(
@@ -75,7 +104,8 @@ def anchor_labels(
     """Sampled labels per anchor (1 positive, 0 negative, −1 unused) and each anchor's best truth index."""
     labels = torch.full((len(anchors),), -1, dtype=torch.long)
     inside = (anchors[:, 0] >= 0) & (anchors[:, 1] >= 0) & (anchors[:, 2] <= size[1]) & (anchors[:, 3] <= size[0])
-    if truth.numel() == 0:
+    if truth.numel() == 0:  # no object (an empty CamVid street): every anchor inside is a negative
+        labels[_sample(torch.nonzero(inside).flatten(), RPN_BATCH, generator)] = 0
         return labels, torch.zeros(len(anchors), dtype=torch.long)
     iou = box_iou(anchors, truth) * inside[:, None]
     best, match = iou.max(dim=1)
@@ -95,15 +125,23 @@ def _sample(index: torch.Tensor, count: int, generator: torch.Generator | None) 
 
 
 def rpn_loss(
-    task: RFCN, maps: TaskMaps, index: int, truth: torch.Tensor, size: tuple[int, int], generator: torch.Generator
+    task: RFCN,
+    maps: TaskMaps,
+    index: int,
+    truth: torch.Tensor,
+    size: tuple[int, int],
+    generator: torch.Generator,
+    ignore: torch.Tensor | None = None,
+    exhaustive: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Objectness cross-entropy (far negatives down-weighted) and box smooth L1 over the 256 sampled anchors."""
+    """Objectness cross-entropy (negatives weighted by :func:`negative_weights`) and box smooth L1 over
+    the 256 sampled anchors."""
     logits, deltas = task.rpn_outputs(maps, index)
     anchors = task.anchor_grid(tuple(maps.rpn_logits.shape[-2:]))
     labels, match = anchor_labels(anchors, truth, size, generator)
     used = labels >= 0
     count = max(int(used.sum()), 1)
-    weight = torch.where(labels[used] == 1, 1.0, negative_weights(anchors[used], truth))
+    weight = torch.where(labels[used] == 1, 1.0, negative_weights(anchors[used], truth, ignore, exhaustive))
     cls = (F.cross_entropy(logits[used], labels[used], reduction="none") * weight).sum() / count
     pos = labels == 1
     target = encode(anchors[pos], truth[match[pos]], RPN_WEIGHTS)
@@ -112,18 +150,28 @@ def rpn_loss(
 
 
 def rfcn_loss(
-    task: RFCN, maps: TaskMaps, index: int, truth: torch.Tensor, classes: torch.Tensor, size: tuple[int, int]
+    task: RFCN,
+    maps: TaskMaps,
+    index: int,
+    truth: torch.Tensor,
+    classes: torch.Tensor,
+    size: tuple[int, int],
+    ignore: torch.Tensor | None = None,
+    exhaustive: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class cross-entropy (far negatives down-weighted) and box smooth L1 of the 128 hardest RoIs (OHEM), over 128."""
+    """Class cross-entropy (negatives weighted by :func:`negative_weights`) and box smooth L1 of the 128
+    hardest RoIs (OHEM), over 128."""
     rois = torch.cat([task.proposals(maps, index, size), truth])
-    iou = box_iou(rois, truth)
-    best, match = iou.max(dim=1)
+    if len(truth):
+        best, match = box_iou(rois, truth).max(dim=1)
+    else:  # no object: every RoI is background
+        best, match = torch.zeros(len(rois)), torch.zeros(len(rois), dtype=torch.long)
     foreground = best >= RCNN_FG_IOU
-    labels = torch.where(foreground, classes[match] + 1, torch.zeros_like(match))
+    labels = torch.where(foreground, classes[match] + 1, torch.zeros_like(match)) if len(truth) else match
     logits, deltas = task.classify(maps, index, rois)
-    weight = torch.where(foreground, 1.0, negative_weights(rois, truth))
+    weight = torch.where(foreground, 1.0, negative_weights(rois, truth, ignore, exhaustive))
     cls = F.cross_entropy(logits, labels, reduction="none") * weight
-    target = encode(rois, truth[match], RCNN_WEIGHTS)
+    target = encode(rois, truth[match], RCNN_WEIGHTS) if len(truth) else torch.zeros_like(deltas)
     box = smooth_l1(deltas - target, RCNN_SIGMA).sum(dim=1) * foreground
     hardest = (cls + box).detach().topk(min(OHEM_BATCH, len(rois))).indices
     return cls[hardest].sum() / OHEM_BATCH, box[hardest].sum() / OHEM_BATCH

@@ -7,11 +7,21 @@ shape: the rate falls tenfold after 3/4 of the steps (15K of 20K). Deviations: A
 default instead of SGD (momentum 0.9, lr 1e-3 over 8 GPUs) — SGD at 0.004 per image had learned
 no class after one epoch (782 steps: every class 0.14 on a training box), and a few thousand steps
 is all the CPU budget holds; 1 image per step; no horizontal flips (the features are cached).
+
+The backbone is cached in **eval mode** (BatchNorm with its ImageNet running statistics), as it
+runs at test time. The first caches (``/work/runs/detect/cache``) were computed with the freshly
+built detector still in train mode, so BatchNorm normalised each frame by its own statistics and
+the head was trained on maps unlike those it sees at inference (max difference 1.6 on maps of
+mean magnitude 0.2).
+
+Frames carry ignore regions and an ``exhaustive`` flag (CamVid) to the losses; the video clips have
+neither, and their targets are as before (:mod:`semvis.detect.targets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,35 +47,58 @@ GRAD_CLIP = 10.0
 def cache_sequence(detector: Detector, sequence: Sequence, folder: Path, short_side: int = SHORT_SIDE) -> CachedSplit:
     """The frozen backbone's maps of every frame (fp16), stored in ``folder`` (read back if there)."""
     path = folder / f"{sequence.name.replace('/', '_')}-{short_side}.safetensors"
-    return cache_features(
-        detector.features.embed, FrameImages(sequence, short_side), path, desc=sequence.name, label_dtype=torch.int16
-    )
+    backbone = detector.features.backbone
+    mode = backbone.training
+    backbone.eval()  # BatchNorm with its running statistics, as at inference
+    try:
+        return cache_features(
+            detector.features.embed,
+            FrameImages(sequence, short_side),
+            path,
+            desc=sequence.name,
+            label_dtype=torch.int16,
+        )
+    finally:
+        backbone.train(mode)
 
 
-def frame_targets(sequence: Sequence, short_side: int = SHORT_SIDE) -> list[tuple[torch.Tensor, torch.Tensor, tuple]]:
-    """Per frame: boxes in the resized frame's pixels, class indices, resized ``(H, W)``."""
+@dataclass(frozen=True)
+class FrameTarget:
+    """A frame's targets in the resized frame's pixels: boxes, class indices, ignore regions, ``(H, W)``,
+    and whether every object is labelled (:class:`semvis.detect.data.Frame`)."""
+
+    boxes: torch.Tensor
+    labels: torch.Tensor
+    ignore: torch.Tensor
+    size: tuple[int, int]
+    exhaustive: bool
+
+
+def frame_targets(sequence: Sequence, short_side: int = SHORT_SIDE) -> list[FrameTarget]:
+    """Per frame: its targets scaled to the frame resized to ``short_side``."""
     out = []
     for frame in sequence.frames:
         with Image.open(frame.path) as image:
             w, h = image.size
         size = short_side_size(h, w, short_side)
-        out.append((scale_boxes(frame.boxes, (h, w), size), frame.labels, size))
+        boxes, ignore = (scale_boxes(b, (h, w), size) for b in (frame.boxes, frame.ignore))
+        out.append(FrameTarget(boxes, frame.labels, ignore, size, frame.exhaustive))
     return out
 
 
 class CachedFrames(Dataset):
-    """``(maps, boxes, labels, size)`` of each frame of one cached sequence."""
+    """``(maps, boxes, labels, size, ignore, exhaustive)`` of each frame of one cached sequence."""
 
-    def __init__(self, cached: CachedSplit, targets: list[tuple[torch.Tensor, torch.Tensor, tuple]]) -> None:
+    def __init__(self, cached: CachedSplit, targets: list[FrameTarget]) -> None:
         self.cached, self.targets = cached, targets
 
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         maps, _ = self.cached[index]
-        boxes, labels, size = self.targets[index]
-        return maps, boxes, labels, torch.tensor(size)
+        t = self.targets[index]
+        return maps, t.boxes, t.labels, torch.tensor(t.size), t.ignore, torch.tensor(t.exhaustive)
 
 
 def training_set(detector: Detector, sequences: list[Sequence], folder: Path) -> ConcatDataset:
@@ -74,14 +107,16 @@ def training_set(detector: Detector, sequences: list[Sequence], folder: Path) ->
 
 
 def detection_loss(model: Detector, batch: Any) -> tuple[torch.Tensor, Mapping[str, float]]:
-    """RPN + R-FCN losses of a batch of one cached frame (Faster R-CNN's approximate joint training)."""
-    maps, boxes, labels, size = batch
+    """RPN + R-FCN losses of a batch of one cached frame (:class:`CachedFrames`, collated; Faster
+    R-CNN's approximate joint training)."""
+    maps, boxes, labels, size, ignore, exhaustive = batch
     keep = boxes[0][:, 2] > boxes[0][:, 0]
     truth, classes, image_size = boxes[0][keep], labels[0][keep], (int(size[0, 0]), int(size[0, 1]))
+    regions, full = ignore[0], bool(exhaustive[0])
     task_maps = model.task.maps(model.features.head(maps))
     generator = torch.Generator().manual_seed(int(torch.randint(2**31, (1,))))
-    rpn_cls, rpn_box = rpn_loss(model.task, task_maps, 0, truth, image_size, generator)
-    rcnn_cls, rcnn_box = rfcn_loss(model.task, task_maps, 0, truth, classes, image_size)
+    rpn_cls, rpn_box = rpn_loss(model.task, task_maps, 0, truth, image_size, generator, regions, full)
+    rcnn_cls, rcnn_box = rfcn_loss(model.task, task_maps, 0, truth, classes, image_size, regions, full)
     logs = {"rpn_cls": rpn_cls.item(), "rpn_box": rpn_box.item(), "cls": rcnn_cls.item(), "box": rcnn_box.item()}
     return rpn_cls + rpn_box + rcnn_cls + rcnn_box, logs
 
