@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import needs_weights
+from helpers import needs_mobilenet_weights, needs_weights
 from safetensors import safe_open
 
 from semvis.data import LabelSpec
@@ -16,10 +16,12 @@ from semvis.segment.deeplab import DeepLabV3Plus
 from semvis.segment.frozen import (
     CachedHead,
     FlippedCache,
+    backbone_features,
     crop_maps,
     median_frequency_weights,
     train_frozen_segmenter,
     train_head,
+    tuned_keys,
 )
 from semvis.segment.train import cross_entropy
 from semvis.train.cache import CachedSplit
@@ -169,3 +171,45 @@ def test_crop_maps_cuts_every_map_and_the_label_at_one_place() -> None:
         assert int(maps["dense"][0, 0, 0]) == top + 8 and int(maps["low"][0, 0, 0]) == top + 2
     with pytest.raises(DataError, match="does not fit"):
         crop_maps({"dense": dense}, label, 23)
+
+
+def test_tuning_after_a_stage_runs_the_rest_of_the_backbone_in_the_head() -> None:
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(2, "mobilenet_v2", width=16).eval()
+    x = torch.rand(2, 3, 64, 80)
+    with torch.no_grad():
+        features = backbone_features(model, x, cut="block6")
+        head = CachedHead(model, (64, 80), tune_after="block6").eval()
+        assert list(head.tail) == ["block7", "conv_last"]
+        torch.testing.assert_close(head(features), model(x))  # cached cut + tail + head = the whole model
+    tail = {id(p) for p in head.tail.parameters()}
+    assert tail and tail <= {id(p) for p in head.parameters()}  # the tail's weights train
+    head.train()
+    assert not any(m.training for m in head.tail.modules()) and head.parts.training  # its BN keeps ImageNet's
+    assert tuned_keys(model, "block6") == ("backbone.backbone.stages.block7.", "backbone.backbone.stages.conv_last.")
+    with pytest.raises(ValueError, match="before 'conv_last'"):
+        CachedHead(model, (64, 80), tune_after="conv_last")
+
+
+@needs_mobilenet_weights
+def test_a_file_with_tuned_stages_stores_them_and_takes_the_rest_from_the_registry(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = DeepLabV3Plus(2, "mobilenet_v2", "mobilenet_v2.deepsort", width=16).eval()
+    with torch.no_grad():
+        for p in model.backbone.backbone.stages["conv_last"].parameters():
+            p.add_(0.1)  # as if fine-tuned
+    path = save_segmenter(
+        model,
+        tmp_path / "m.safetensors",
+        LABELS,
+        half=False,
+        backbone_weights="mobilenet_v2.deepsort",
+        tuned=tuned_keys(model, "block7"),
+    )
+    with safe_open(str(path), "pt") as handle:
+        backbone = [n for n in handle.keys() if n.startswith("backbone.")]
+    assert backbone and all(n.startswith("backbone.backbone.stages.conv_last.") for n in backbone)
+    loaded, _ = load_segmenter(path)
+    x = torch.rand(1, 3, 64, 80)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))

@@ -210,6 +210,12 @@ def register_segment(tasks: argparse._SubParsersAction) -> None:
         help="frozen backbone: train on random windows of CELLS×CELLS of the coarsest cached map (default: whole maps)",
     )
     segment.add_argument(
+        "--tune-after",
+        metavar="STAGE",
+        help="frozen backbone: cache STAGE's map and fine-tune the backbone stages after it with the head "
+        "(Xception: middle8 = the exit flow)",
+    )
+    segment.add_argument(
         "--output-stride", type=int, choices=(8, 16), help="backbone stride (default: PSPNet 8, DeepLab 16)"
     )
     segment.add_argument("--total-dropout", type=float, default=0.0, help="GridNet: lateral-unit drop probability")
@@ -266,6 +272,7 @@ def run_frozen_segment(args: argparse.Namespace) -> int:
         balance=not args.no_balance,
         crop=args.feature_crop,
         init=args.init,
+        tune_after=args.tune_after,
     )
     return report(results)
 

@@ -94,17 +94,49 @@ class CachedHead(nn.Module):
 
     It holds the segmenter's head modules (shared, not copied) and leaves its frozen backbone
     out, so training it trains the segmenter's head and its parameters are the head's only.
+    With ``tune_after`` (a backbone stage) the cache holds that stage's map instead of the last
+    one, and the backbone stages after it (:func:`tail_stages`, shared too) run and train here
+    as well: the CPU recipe's "fine-tune the last blocks". Their batch norms keep the ImageNet
+    statistics (eval mode; their scale and shift still learn): batches of 8 cached maps are
+    too few to re-estimate them.
     """
 
-    def __init__(self, model: PSPNet | DeepLabV3Plus, size: tuple[int, int]) -> None:
+    def __init__(self, model: PSPNet | DeepLabV3Plus, size: tuple[int, int], tune_after: str | None = None) -> None:
         super().__init__()
         heads = ("psp", "head") if isinstance(model, PSPNet) else ("context", "decoder")
         self.parts = nn.ModuleDict({name: getattr(model, name) for name in heads})
+        self.tail = tail_stages(model, tune_after) if tune_after else nn.ModuleDict()
         self.classify, self.size = model.classify, size
+
+    def train(self, mode: bool = True) -> CachedHead:
+        super().train(mode)
+        self.tail.eval()
+        return self
 
     def forward(self, features: Maps, size: Sequence[int] | None = None) -> torch.Tensor:
         """Logits at ``size`` (default: the whole image's, as the validation maps are)."""
-        return self.classify(features, self.size if size is None else size)
+        return self.classify(self._through_tail(features), self.size if size is None else size)
+
+    def _through_tail(self, features: Maps) -> Maps:
+        """The last backbone map from the cached one (``features["dense"]`` for DeepLabv3+)."""
+        x = features["dense"] if isinstance(features, dict) else features
+        for stage in self.tail.values():
+            x = stage(x)
+        return features | {"dense": x} if isinstance(features, dict) else x
+
+
+def tail_stages(model: PSPNet | DeepLabV3Plus, after: str) -> nn.ModuleDict:
+    """The backbone stages after ``after`` up to the segmenter's dense layer (shared modules)."""
+    stages = model.backbone.backbone.stages
+    names = list(stages)
+    if after not in names or names.index(after) >= names.index(model.layer):
+        raise ValueError(f"cannot fine-tune after {after!r}: pick a stage before {model.layer!r} ({', '.join(names)})")
+    return nn.ModuleDict({name: stages[name] for name in names[names.index(after) + 1 : names.index(model.layer) + 1]})
+
+
+def tuned_keys(model: PSPNet | DeepLabV3Plus, after: str) -> tuple[str, ...]:
+    """State-dict prefixes of the stages :func:`tail_stages` trains (saved in the model file)."""
+    return tuple(f"backbone.backbone.stages.{name}." for name in tail_stages(model, after))
 
 
 def head_loss(
@@ -116,9 +148,18 @@ def head_loss(
     return loss, {"ce": loss.detach()}
 
 
-def backbone_features(model: PSPNet | DeepLabV3Plus, image: torch.Tensor) -> Maps:
-    """The frozen backbone's features of a batch of RGB or gray images in [0, 1] (what the head trains on)."""
-    return model.eval().features(match_channels(image, model.in_channels))
+def backbone_features(model: PSPNet | DeepLabV3Plus, image: torch.Tensor, cut: str | None = None) -> Maps:
+    """The frozen backbone's features of a batch of RGB or gray images in [0, 1] (what the head trains on).
+
+    ``cut``: an earlier stage's map in place of the last one (see :class:`CachedHead`'s ``tune_after``).
+    """
+    if cut is None:
+        return model.eval().features(match_channels(image, model.in_channels))
+    rgb = match_channels(image, model.in_channels).expand(-1, 3, -1, -1)
+    if isinstance(model, PSPNet):
+        return model.eval().backbone.backbone.forward_features(rgb, [cut])[cut]
+    stages = model.eval().backbone.backbone.forward_features(rgb, [model.low_layer, cut])
+    return {"dense": stages[cut], "low": stages[model.low_layer]}
 
 
 def median_frequency_weights(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -149,6 +190,7 @@ def train_head(
     batch_size: int = 8,
     balance: bool = True,
     crop: int | None = None,
+    tune_after: str | None = None,
     progress: ProgressCallback | None = None,
     **overrides: Any,
 ) -> dict[str, float]:
@@ -160,7 +202,9 @@ def train_head(
     :func:`median_frequency_weights` (SegNet's CamVid recipe; PSPNet itself does not). Writes
     ``out_dir/model.safetensors`` naming ``backbone_weights``; returns the last metrics row.
     ``crop``: train on random windows of that many cells of the coarsest map (:class:`FlippedCache`);
-    validation scores whole images. ``progress`` gets the training steps.
+    validation scores whole images. ``tune_after``: the cache holds that backbone stage's map and
+    the stages after it train too (:class:`CachedHead`); the file then stores them. ``progress``
+    gets the training steps.
     """
     num_classes = model.num_classes
     weights = median_frequency_weights(train.labels, num_classes) if balance else None
@@ -172,7 +216,7 @@ def train_head(
     size = tuple(train.labels.shape[-2:])
     if val is not None and tuple(val.labels.shape[-2:]) != size:
         raise DataError(f"validation maps are {tuple(val.labels.shape[-2:])}, training maps {size}: resize one split")
-    head = CachedHead(model, size)
+    head = CachedHead(model, size, tune_after)
     trainer = Trainer(
         head,
         partial(head_loss, ignore_index=labels.ignore_index, class_weights=weights),
@@ -191,7 +235,8 @@ def train_head(
             cfg.out_dir / "model.safetensors",
             labels,
             backbone_weights=backbone_weights,
-            provenance={"metrics": results},
+            tuned=tuned_keys(model, tune_after) if tune_after else (),
+            provenance={"metrics": results} | ({"fine_tuned_after": tune_after} if tune_after else {}),
         )
     return results
 
@@ -206,6 +251,7 @@ def train_frozen_segmenter(
     context: str = "aspp",
     init: str | Path | None = None,
     val_split: str | None = "val",
+    tune_after: str | None = None,
     progress: ProgressCallback | None = None,
     **kwargs: Any,
 ) -> dict[str, float]:
@@ -216,6 +262,7 @@ def train_frozen_segmenter(
     the head's width (PSPNet's 3×3 fuse: 512 in the paper, 256 halves the head's cost; DeepLabv3+:
     256). ``context`` (DeepLabv3+ only): ``aspp`` or ``psp``. ``init``: a saved segmenter of the
     same configuration whose head training starts from (e.g. to go on at whole maps after crops).
+    ``tune_after``: also fine-tune the backbone stages after this one (its map is what is cached).
     ``kwargs`` go to :func:`train_head`; the backbone runs on their ``device`` (default auto), as
     the head will. ``progress`` gets the caching and the training steps.
     """
@@ -237,11 +284,14 @@ def train_frozen_segmenter(
     device = init_distributed(kwargs.get("device", "auto")).device
     model.to(device)
     out_dir = Path(out_dir)
-    tag = f"{family}-{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}"
-    cache = partial(cache_features, partial(backbone_features, model), progress=progress, device=device)
+    tag = f"{family}-{backbone}-os{output_stride}-{'gray' if gray else 'rgb'}{f'-{tune_after}' if tune_after else ''}"
+    if tune_after:
+        tail_stages(model, tune_after)  # a clear error before the caching
+    features = partial(backbone_features, model, cut=tune_after)
+    cache = partial(cache_features, features, progress=progress, device=device)
     train = cache(train_set, out_dir / f"features-{tag}-train.safetensors", "features train")
     val = None
     if val_split is not None:
         val_set = SegmentationDataset(data_root, val_split)
         val = cache(val_set, out_dir / f"features-{tag}-{val_split}.safetensors", f"features {val_split}")
-    return train_head(model, train, val, labels, out_dir, entry, progress=progress, **kwargs)
+    return train_head(model, train, val, labels, out_dir, entry, tune_after=tune_after, progress=progress, **kwargs)

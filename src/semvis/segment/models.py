@@ -74,10 +74,12 @@ def save_segmenter(
     half: bool = True,
     backbone_weights: str | None = None,
     provenance: dict[str, Any] | None = None,
+    tuned: tuple[str, ...] = (),
 ) -> Path:
     """Write ``model`` (fp16 by default), its classes and config as one model file.
 
-    ``backbone_weights``: the registry entry of a frozen backbone, saved by name only.
+    ``backbone_weights``: the registry entry of a frozen backbone, saved by name only;
+    ``tuned``: prefixes of its fine-tuned stages, which the file stores over the entry's.
     """
     if len(labels.classes) != model.num_classes:
         raise ValueError(f"{len(labels.classes)} class names for a model of {model.num_classes} classes")
@@ -86,7 +88,7 @@ def save_segmenter(
     config, shared = dict(model.config), None
     if backbone_weights is not None:
         config["pretrained"] = backbone_weights
-        shared = SharedWeights("backbone.", backbone_weights)
+        shared = SharedWeights("backbone.", backbone_weights, tuned)
     provenance = {"input": input_convention(model.in_channels)} | (provenance or {})
     return save_model(model, path, model.kind, config, labels.to_dict(), provenance, shared, half)
 

@@ -40,10 +40,19 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class SharedWeights:
-    """Tensors under ``prefix`` are not in the file: the registry entry ``weights`` supplies them."""
+    """Tensors under ``prefix`` are not in the file: the registry entry ``weights`` supplies them.
+
+    ``stored``: prefixes under ``prefix`` whose tensors *are* in the file (backbone stages that
+    were fine-tuned); on loading they replace the registry's values.
+    """
 
     prefix: str
     weights: str
+    stored: tuple[str, ...] = ()
+
+    def leaves_out(self, key: str) -> bool:
+        """Whether the file leaves tensor ``key`` to the registry entry."""
+        return key.startswith(self.prefix) and not key.startswith(self.stored)
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,9 @@ class ModelHeader:
             version=int(data["version"]),
             labels=data.get("labels"),
             inputs={k: InputSpec.from_dict(v) for k, v in (data.get("inputs") or {}).items()},
-            shared=None if shared is None else SharedWeights(str(shared["prefix"]), str(shared["weights"])),
+            shared=None
+            if shared is None
+            else SharedWeights(str(shared["prefix"]), str(shared["weights"]), tuple(shared.get("stored") or ())),
             provenance=dict(data.get("provenance") or {}),
         )
 
@@ -146,7 +157,7 @@ def save_model(
     tensors = {
         k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
         for k, v in model.state_dict().items()
-        if shared is None or not k.startswith(shared.prefix)
+        if shared is None or not shared.leaves_out(k)
     }
     header = ModelHeader(
         kind,
