@@ -308,7 +308,7 @@ class OnnxModel(Wrapped):
             return signature
         failed = self._cache_dir / f"{self._signature(inputs, False)}.failed"
         if failed.is_file():
-            return self._fail(failed.read_text())
+            return self._fail(failed.read_text(), failed)
         try:
             if self._rebuild is None:
                 with torch.no_grad():
@@ -323,12 +323,13 @@ class OnnxModel(Wrapped):
                 raise RuntimeChoiceError(f"{type(self._model).__name__} did not export to ONNX: {reason}") from error
             self._cache_dir.mkdir(parents=True, exist_ok=True)
             failed.write_text(reason)
-            return self._fail(reason)
+            return self._fail(reason, failed)
         return self._signature(inputs, self.dynamic)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, marker: Path) -> None:
         if not self._warned:
-            log.warning("%s runs in torch: ONNX export failed (%s)", type(self._model).__name__, reason)
+            name = type(self._model).__name__
+            log.warning("%s runs in torch: ONNX export failed (%s); delete %s to try again", name, reason, marker)
         self._warned, self.runtime = True, "torch"
         return None
 
