@@ -4,7 +4,8 @@ Stages (``--stage``):
 
 - ``train``: cache the frozen MobileNetV2's maps of every frame once, train N_feat's 3×3 conv and
   R-FCN on the training sequences (resumable; checkpoints in ``--out``). ``--camvid`` adds CamVid
-  train + val (boxes from its label maps, exhaustively labelled; never CamVid test) to the training set.
+  train + val (boxes from its label maps, exhaustively labelled; never CamVid test) to the training set;
+  ``--no-video`` then trains on CamVid alone (an ablation).
 - ``fit``: mAP on every 5th training frame (does the pipeline fit what it saw?) and the seconds of
   each part of a frame (backbone, 3×3 conv, DIS, W, R-FCN); writes ``detection_fit.json``.
 - ``ship``: write the trained detector as an fp16 model file (without the backbone) to ``--model``
@@ -15,8 +16,8 @@ Stages (``--stage``):
   current frame to the key frame) for l = 1…10, with measured seconds per frame and the eq. 7
   estimate. Writes ``benchmarks/results/detection.md`` and ``detection.json`` (``--results`` names another stem).
 
-Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|fit|ship [--camvid] [--out DIR]
-[--cache DIR] [--epochs 3] [--lr 2e-4] [--optimizer adam] [--model FILE] [--intervals 1 2 …]``
+Usage: ``OMP_NUM_THREADS=1 python benchmarks/detection.py --stage train|evaluate|fit|ship [--camvid [--no-video]]
+[--out DIR] [--cache DIR] [--epochs 3] [--lr 2e-4] [--optimizer adam] [--model FILE] [--intervals 1 2 …]``
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RUNS)
     parser.add_argument("--cache", type=Path, help="folder of the cached backbone maps (default: OUT/cache)")
     parser.add_argument("--camvid", action="store_true", help="train on CamVid train + val boxes too")
+    parser.add_argument("--no-video", action="store_true", help="with --camvid: leave the video clips out (ablation)")
     parser.add_argument("--results", default="detection", help="stem of the files written in benchmarks/results")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--lr", type=float, default=2e-4)
@@ -60,6 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     train, test = split(load_sequences(data_root()))
     if args.camvid:
+        train = [] if args.no_video else train
         train += [camvid_sequence(data_root() / "camvid", s) for s in CAMVID_SPLITS]
     if args.stage == "train":
         cache = args.cache or args.out / "cache"
