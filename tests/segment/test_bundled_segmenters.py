@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import needs_xception_weights
+from safetensors import safe_open
 
 from semvis.bundled import PHOTO_SEGMENTERS, bundled_model
 from semvis.data import SegmentationDataset
@@ -15,9 +16,12 @@ from semvis.segment import DeepLabV3Plus, confusion_matrix, load_segmenter, scor
 
 @needs_xception_weights
 @pytest.mark.parametrize("kind", ["rgb", "gray"])
-def test_the_bundled_photo_segmenters_are_frozen_xception_deeplab_heads(kind: str) -> None:
+def test_the_bundled_photo_segmenters_are_xception_deeplab_with_a_tuned_exit_flow(kind: str) -> None:
     path = bundled_model(PHOTO_SEGMENTERS[kind])
-    assert path.stat().st_size < 4_000_000  # the head only; the backbone comes from the registry
+    assert path.stat().st_size < 20_000_000  # head + exit flow; the rest of the backbone comes from the registry
+    with safe_open(str(path), "pt") as handle:
+        stages = {k.split(".")[3] for k in handle.keys() if k.startswith("backbone.")}
+    assert stages == {"exit", "exit_conv"}
     model, labels = load_segmenter(path)
     assert isinstance(model, DeepLabV3Plus) and model.in_channels == (3 if kind == "rgb" else 1)
     assert len(labels.classes) == 11 and labels.ignore_index == 11
