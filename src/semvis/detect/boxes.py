@@ -31,11 +31,16 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
     return (boxes[:, 2] - boxes[:, 0]).clamp(min=0) * (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
 
 
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``N × M`` intersection over union of ``N × 4`` and ``M × 4`` boxes (0 where the union is 0)."""
+def box_intersection(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``N × M`` areas of the overlaps of ``N × 4`` and ``M × 4`` boxes."""
     top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = (bottom_right - top_left).clamp(min=0).prod(dim=2)
+    return (bottom_right - top_left).clamp(min=0).prod(dim=2)
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``N × M`` intersection over union of ``N × 4`` and ``M × 4`` boxes (0 where the union is 0)."""
+    inter = box_intersection(a, b)
     union = box_area(a)[:, None] + box_area(b)[None, :] - inter
     return torch.where(union > 0, inter / union.clamp(min=torch.finfo(inter.dtype).tiny), torch.zeros_like(inter))
 

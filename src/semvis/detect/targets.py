@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from semvis.detect.boxes import RCNN_WEIGHTS, RPN_WEIGHTS, box_iou, encode
+from semvis.detect.boxes import RCNN_WEIGHTS, RPN_WEIGHTS, box_area, box_intersection, box_iou, encode
 from semvis.detect.rfcn import RFCN, TaskMaps
 
 #: Faster R-CNN §3.1.2 (py-faster-rcnn RPN_POSITIVE_OVERLAP, RPN_NEGATIVE_OVERLAP, RPN_BATCHSIZE, RPN_FG_FRACTION).
@@ -77,10 +77,7 @@ def covered(boxes: torch.Tensor, regions: torch.Tensor, share: float = IGNORE_CO
     """Whether at least ``share`` of each box's own area lies inside one of ``regions``."""
     if regions.numel() == 0:
         return torch.zeros(len(boxes), dtype=torch.bool)
-    low = torch.maximum(boxes[:, None, :2], regions[None, :, :2])
-    high = torch.minimum(boxes[:, None, 2:], regions[None, :, 2:])
-    inter = (high - low).clamp(min=0).prod(dim=2)
-    area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(dim=1)
+    inter, area = box_intersection(boxes, regions), box_area(boxes)
     return (inter >= share * area[:, None]).any(dim=1) & (area > 0)
 
 
