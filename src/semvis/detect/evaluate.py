@@ -24,6 +24,7 @@ from semvis.detect.rfcn import SHORT_SIDE, Detections, Detector
 from semvis.train.checkpoint import latest_checkpoint, load_checkpoint
 from semvis.video.dff import DeepFeatureFlow
 from semvis.video.inference import DISFlow
+from semvis.video.schedule import FixedInterval, KeyFrameTracker
 from semvis.video.timing import RunTiming
 
 #: A looser overlap reported beside VOC's 0.5: it shows detections of a part of an object (a person
@@ -48,20 +49,21 @@ def detect_frames(
 ) -> Iterator[tuple[Detections, bool, float]]:
     """Algorithm 1 with a key frame every ``interval`` frames over ``3 × H × W`` frames: per frame its
     detections (on the CPU), whether it was a key frame and its seconds (N_feat or flow + W, then N_task)."""
-    propagate, flow = DeepFeatureFlow.propagate, DISFlow(preset)
+    tracker = KeyFrameTracker(FixedInterval(interval), DISFlow(preset))
     device = next(detector.parameters()).device
-    key_frame = key_features = None
-    for index, frame in enumerate(frames):
+    key_features = None
+    for frame in frames:
         start = time.perf_counter()
         with torch.inference_mode():
             batch = frame[None].to(device)
-            is_key = index % interval == 0
-            if is_key:
-                key_frame, key_features = batch, detector.features(batch)
-            features = key_features if is_key else propagate(key_features, flow(batch, key_frame))
+            estimate = tracker.step(batch)
+            if estimate is None:
+                features = key_features = detector.features(batch)
+            else:
+                features = DeepFeatureFlow.propagate(key_features, estimate)
             found = detector.task(features, frame.shape[-2:])[0]
             found = Detections(found.boxes.cpu(), found.labels.cpu(), found.scores.cpu())
-        yield found, is_key, time.perf_counter() - start
+        yield found, estimate is None, time.perf_counter() - start
 
 
 def run_sequence(
